@@ -178,6 +178,10 @@ fn bdat_chunker_10mb(bencher: Bencher) {
                     chunks += black_box(chunk).data.len();
                 }
             }
-            chunks + encoder.finish().expect("valid body").data.len()
+            encoder.finish().expect("valid body");
+            chunks
+                + std::iter::from_fn(|| encoder.next_chunk())
+                    .map(|c| c.data.len())
+                    .sum::<usize>()
         });
 }

@@ -76,3 +76,8 @@ pub use wire::ehlo::{Capabilities, Extension, MailLimits, SizeLimit};
 pub use wire::escape::Escaped;
 pub use wire::reply::{EnhancedStatus, Reply, ReplyCode, ReplyLine, Severity};
 pub use wire::text::{BareLineEndings, TextPolicy};
+
+/// Compiles and runs the README's examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -42,18 +42,20 @@ impl BdatChunk {
     }
 }
 
-/// Cuts a message body, pushed in pieces of any size, into BDAT chunks of `chunk_size` octets
-/// and a final `LAST` chunk holding the rest (which may be empty: `BDAT 0 LAST`).
+/// Cuts a message body, pushed in pieces of any size, into BDAT chunks of `chunk_size` octets,
+/// the last one marked `LAST` and holding the rest (possibly nothing: `BDAT 0 LAST`).
 ///
-/// Take every full chunk with [`next_chunk`](Self::next_chunk) after each
-/// [`push`](Self::push); then the chunks are the same however the body was split. At most one
-/// chunk plus one pushed piece is buffered.
+/// Call [`push`](Self::push) for each piece and [`finish`](Self::finish) after the last; take
+/// chunks with [`next_chunk`](Self::next_chunk) whenever convenient (after each push keeps at
+/// most one chunk plus one piece buffered). Every chunk is at most `chunk_size` octets, and the
+/// chunks are the same however the body was split.
 #[derive(Clone, Debug)]
 pub struct BdatEncoder {
     text: Option<Canonicalizer>,
     chunk_size: usize,
     pending: BytesMut,
     finished: bool,
+    last_taken: bool,
 }
 
 impl BdatEncoder {
@@ -68,6 +70,7 @@ impl BdatEncoder {
             chunk_size: chunk_size.max(1),
             pending: BytesMut::new(),
             finished: false,
+            last_taken: false,
         }
     }
 
@@ -85,18 +88,9 @@ impl BdatEncoder {
         }
     }
 
-    /// A full chunk, if `chunk_size` octets are waiting. Never the last chunk.
-    pub fn next_chunk(&mut self) -> Option<BdatChunk> {
-        (self.pending.len() >= self.chunk_size).then(|| BdatChunk {
-            data: self.pending.split_to(self.chunk_size).freeze(),
-            last: false,
-        })
-    }
-
-    /// Ends the body: returns the `LAST` chunk with everything still waiting. Take the full
-    /// chunks first with [`next_chunk`](Self::next_chunk); this one may exceed `chunk_size` if
-    /// they were left.
-    pub fn finish(&mut self) -> Result<BdatChunk, DataError> {
+    /// Ends the body. Text that does not end in CRLF gets one, as DATA would add it
+    /// (RFC 5321 §4.1.1.4). The `LAST` chunk then comes out of [`next_chunk`](Self::next_chunk).
+    pub fn finish(&mut self) -> Result<(), DataError> {
         if self.finished {
             return Err(DataError::Finished);
         }
@@ -107,10 +101,28 @@ impl BdatEncoder {
             }
         }
         self.finished = true;
-        Ok(BdatChunk {
-            data: self.pending.split().freeze(),
-            last: true,
-        })
+        Ok(())
+    }
+
+    /// The next chunk, if one is ready: a full chunk, or after [`finish`](Self::finish) the
+    /// `LAST` chunk with the rest. `None` when more body is needed, or after the `LAST` chunk.
+    pub fn next_chunk(&mut self) -> Option<BdatChunk> {
+        let full = self.pending.len() > self.chunk_size
+            || (!self.finished && self.pending.len() == self.chunk_size);
+        if full {
+            return Some(BdatChunk {
+                data: self.pending.split_to(self.chunk_size).freeze(),
+                last: false,
+            });
+        }
+        if self.finished && !self.last_taken {
+            self.last_taken = true;
+            return Some(BdatChunk {
+                data: self.pending.split().freeze(),
+                last: true,
+            });
+        }
+        None
     }
 
     /// Splits binary content held in `Bytes` into chunks without copying it.

@@ -139,14 +139,12 @@ pub(crate) fn ehlo_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
     }
 }
 
-/// The `ehlo-param`s of an EHLO line, in order.
-pub(crate) fn ehlo_params(mut rest: &[u8]) -> impl Iterator<Item = &[u8]> {
-    core::iter::from_fn(move || {
-        let (after_ws, _) = whitespace(rest).ok()?;
-        let (after, param) = ehlo_param(after_ws).ok()?;
-        rest = after;
-        Some(param)
-    })
+/// The `ehlo-param`s of an EHLO line, in order. A whitespace-separated token that is not an
+/// `ehlo-param` (it holds a control or non-ASCII octet) is skipped, not allowed to hide the
+/// parameters after it (SECURITY.md B19).
+pub(crate) fn ehlo_params(rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+    rest.split(|&b| b == b' ' || b == b'\t')
+        .filter(|token| matches!(ehlo_param(token), Ok((after, _)) if after.is_empty()))
 }
 
 #[cfg(test)]
@@ -234,6 +232,8 @@ mod tests {
         assert_eq!(ehlo_line(b"X_Y"), None);
         let params: alloc::vec::Vec<_> = ehlo_params(b"  PLAIN\tLOGIN  ").collect();
         assert_eq!(params, [&b"PLAIN"[..], b"LOGIN"]);
+        let params: alloc::vec::Vec<_> = ehlo_params(b" A \x01\xff B\x00 C").collect();
+        assert_eq!(params, [&b"A"[..], b"C"]);
     }
 
     use alloc::string::ToString;

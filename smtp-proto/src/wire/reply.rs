@@ -317,7 +317,13 @@ impl Reply {
 
     /// How many bytes [`Reply::encode`] writes.
     pub fn encoded_len(&self) -> usize {
-        self.lines.iter().map(|l| 4 + l.raw.len() + 2).sum()
+        let separators =
+            self.lines.len() - usize::from(self.lines.last().is_some_and(|l| l.raw.is_empty()));
+        self.lines
+            .iter()
+            .map(|l| 3 + l.raw.len() + 2)
+            .sum::<usize>()
+            + separators
     }
 }
 

@@ -93,6 +93,8 @@ impl Canonicalizer {
             }
             self.pending_cr = false;
         }
+        // One bulk check: an all-ASCII chunk needs no per-line 8-bit check.
+        let check_8bit = !self.policy.allow_8bit && !input.is_ascii();
         while let Some(&first) = input.first() {
             if self.at_line_start {
                 if self.stuff_dots && first == b'.' {
@@ -101,7 +103,7 @@ impl Canonicalizer {
                 self.at_line_start = false;
             }
             let run = memchr::memchr3(b'\r', b'\n', 0, input).unwrap_or(input.len());
-            self.check_run(&input[..run])?;
+            self.check_run(&input[..run], check_8bit)?;
             self.line_len += run;
             if let [b'\r', b'\n', ..] = input[run..] {
                 // The common case: the line and its CRLF go out in one copy.
@@ -133,9 +135,9 @@ impl Canonicalizer {
     /// Checks a run of plain octets against the line limit and the 8-bit policy. Whichever
     /// fault comes first in the stream is reported, so the error is the same however the body
     /// was split.
-    fn check_run(&self, run: &[u8]) -> Result<(), DataError> {
+    fn check_run(&self, run: &[u8], check_8bit: bool) -> Result<(), DataError> {
         let room = MAX_TEXT_LINE - self.line_len;
-        if !self.policy.allow_8bit && !run.is_ascii() {
+        if check_8bit && !run.is_ascii() {
             let first_8bit = run.iter().position(|&b| b > 127).unwrap_or(run.len());
             if first_8bit < room {
                 return Err(DataError::EightBit);
