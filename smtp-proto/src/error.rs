@@ -112,6 +112,9 @@ pub enum InvalidInput {
     /// A non-ASCII address without the SMTPUTF8 parameter (RFC 6531 §3.4, SECURITY.md C6).
     #[error("non-ascii address needs smtputf8")]
     NeedsSmtpUtf8,
+    /// REQUIRETLS on a session without TLS (RFC 8689 §4.1).
+    #[error("requiretls needs a tls session")]
+    RequireTlsWithoutTls,
 }
 
 impl InvalidInput {

@@ -55,10 +55,20 @@
 
 extern crate alloc;
 
+pub mod client;
 pub mod error;
 pub mod types;
 pub mod wire;
 
+pub use client::Client;
+pub use client::config::{AuthPolicy, Config, Credentials, TlsMode};
+pub use client::error::{Error, ProtocolError, Stage, UsageError};
+pub use client::event::{
+    Action, Event, Outcome, RecipientReport, StreamedBody, TlsInfo, TransactionId,
+    TransactionReport, TranscriptLine,
+};
+pub use client::time::{Instant, Timeouts};
+pub use client::transaction::{Envelope, Recipient};
 pub use error::{DataError, InvalidInput, ReplyError};
 pub use types::domain::{AddressLiteral, ClientId, Domain, Host};
 pub use types::mailbox::{ForwardPath, LocalPart, Mailbox, QueryArg, ReversePath};

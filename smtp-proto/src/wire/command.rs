@@ -357,7 +357,12 @@ impl Command {
                 word_arg("AUTH", auth.mechanism.name());
                 if let Some(ir) = &auth.initial_response {
                     out.put_u8(b' ');
-                    write_sasl(ir, out, redact);
+                    if ir.expose().is_empty() && !redact {
+                        // RFC 4954 §4: an empty initial response is sent as "=".
+                        out.put_u8(b'=');
+                    } else {
+                        write_sasl(ir, out, redact);
+                    }
                 }
             }
             Self::AuthResponse(SaslResponse(response)) => write_sasl(response, out, redact),
@@ -365,12 +370,11 @@ impl Command {
     }
 }
 
-/// An empty payload is `=` (RFC 4954 §4), anything else its base64 form.
+/// The base64 form of a payload; an empty one is nothing at all, so an empty response to a
+/// challenge is an empty line (RFC 4954 §4).
 fn write_sasl(payload: &Secret<Bytes>, out: &mut BytesMut, redact: bool) {
     if redact {
         out.put_slice(b"<redacted>");
-    } else if payload.expose().is_empty() {
-        out.put_u8(b'=');
     } else {
         base64::encode(payload.expose(), out);
     }

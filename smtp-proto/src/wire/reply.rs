@@ -26,6 +26,8 @@ impl ReplyCode {
     pub const AUTH_CHALLENGE: Self = Self(334);
     /// `354`: start mail input (RFC 5321 §4.1.1.4).
     pub const START_MAIL_INPUT: Self = Self(354);
+    /// `451`: local error in processing; also what a lost connection counts as (RFC 5321 §3.8).
+    pub const LOCAL_ERROR: Self = Self(451);
     /// `421`: service not available, the server is closing the channel (RFC 5321 §3.8).
     pub const SERVICE_CLOSING: Self = Self(421);
     /// `554`: transaction failed, or "no SMTP service here" as a greeting (RFC 5321 §3.1).

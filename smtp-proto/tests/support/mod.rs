@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod session;
+
 use bytes::BytesMut;
 use smtp_proto::{Capabilities, Command, Mailbox, Reply, ReplyDecoder, ReplyError, ReplyLimits};
 

@@ -1,0 +1,241 @@
+//! SASL mechanisms as small step machines (RFC 4954 §4).
+//!
+//! Each answers the server's `334` challenges by step number, never by prompt text
+//! (SECURITY.md E14), and cancels with `*` when the exchange goes on past its last step
+//! (E6, E7).
+
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+use super::config::Credentials;
+use crate::types::mechanism::Mechanism;
+use crate::types::secret::Secret;
+use crate::wire::command::{AuthCommand, Command, SaslResponse};
+
+/// The most `334` challenges any mechanism here answers before cancelling (SECURITY.md E7).
+const MAX_CHALLENGES: u8 = 3;
+
+/// What to send in answer to a challenge.
+#[derive(Debug)]
+pub(crate) enum SaslStep {
+    /// A response line.
+    Respond(Command),
+    /// `*`: cancel the exchange.
+    Cancel,
+}
+
+/// One authentication exchange in progress.
+#[derive(Debug)]
+pub(crate) struct Sasl {
+    mechanism: Mechanism,
+    credentials: Credentials,
+    sent_initial: bool,
+    challenges: u8,
+}
+
+impl Sasl {
+    pub(crate) fn new(mechanism: Mechanism, credentials: Credentials) -> Self {
+        Self {
+            mechanism,
+            credentials,
+            sent_initial: false,
+            challenges: 0,
+        }
+    }
+
+    /// The AUTH command, with the initial response when the mechanism has one and it fits the
+    /// line; otherwise without, and the response follows the first (empty) challenge
+    /// (RFC 4954 §4, SECURITY.md E9).
+    pub(crate) fn start(&mut self) -> Command {
+        if let Some(Ok(auth)) = self
+            .initial_response()
+            .map(|initial| AuthCommand::new(self.mechanism, Some(initial)))
+        {
+            self.sent_initial = true;
+            return Command::Auth(auth);
+        }
+        match AuthCommand::new(self.mechanism, None) {
+            Ok(auth) => Command::Auth(auth),
+            // A mechanism name always fits a command line.
+            Err(_) => Command::AuthCancel,
+        }
+    }
+
+    /// The answer to a `334` whose challenge decoded to `challenge`.
+    pub(crate) fn respond(&mut self, _challenge: &[u8]) -> SaslStep {
+        let step = self.challenges;
+        self.challenges += 1;
+        if self.challenges > MAX_CHALLENGES {
+            return SaslStep::Cancel;
+        }
+        let payload = match self.mechanism {
+            // PLAIN: one message. A challenge after the initial response is unexpected (E6);
+            // without one, the first (empty, E5) challenge asks for the message.
+            Mechanism::Plain if !self.sent_initial && step == 0 => self.initial_bytes(),
+            // LOGIN: user name at step 1, password at step 2, whatever the prompts say (E14).
+            Mechanism::Login => match (&self.credentials, step) {
+                (Credentials::Password { username, .. }, 0) => Some(bytes_of(username)),
+                (Credentials::Password { password, .. }, 1) => Some(bytes_of(password.expose())),
+                _ => None,
+            },
+            // XOAUTH2 and OAUTHBEARER: the token may go at the first challenge; a challenge
+            // after the token carries an error, answered with an empty response (XOAUTH2) or
+            // %x01 (RFC 7628 §3.2.3) so that the server sends its final failure.
+            Mechanism::XOAuth2 | Mechanism::OAuthBearer if !self.sent_initial && step == 0 => {
+                self.sent_initial = true;
+                self.initial_bytes()
+            }
+            Mechanism::XOAuth2 if step <= 1 => Some(Bytes::new()),
+            Mechanism::OAuthBearer if step <= 1 => Some(Bytes::from_static(b"\x01")),
+            _ => None,
+        };
+        match payload.map(|p| SaslResponse::new(Secret::new(p))) {
+            Some(Ok(response)) => SaslStep::Respond(Command::AuthResponse(response)),
+            _ => SaslStep::Cancel,
+        }
+    }
+
+    fn initial_bytes(&self) -> Option<Bytes> {
+        self.initial_response()
+            .map(|secret| secret.expose().clone())
+    }
+
+    fn initial_response(&self) -> Option<Secret<Bytes>> {
+        let message: Vec<u8> = match (&self.credentials, self.mechanism) {
+            (
+                Credentials::Password {
+                    authzid,
+                    username,
+                    password,
+                },
+                Mechanism::Plain,
+            ) => {
+                // RFC 4616 §2: [authzid] NUL authcid NUL passwd.
+                let authzid = authzid.as_deref().unwrap_or("");
+                [authzid, "\0", username, "\0", password.expose()]
+                    .concat()
+                    .into_bytes()
+            }
+            (Credentials::OAuth2 { username, token }, Mechanism::XOAuth2) => {
+                let token = token.expose();
+                alloc::format!("user={username}\x01auth=Bearer {token}\x01\x01").into_bytes()
+            }
+            (Credentials::OAuth2 { username, token }, Mechanism::OAuthBearer) => {
+                // RFC 7628 §3.1: gs2-header "n,a=<user>," then key-value pairs.
+                let user = username.replace('=', "=3D").replace(',', "=2C");
+                let token = token.expose();
+                alloc::format!("n,a={user},\x01auth=Bearer {token}\x01\x01").into_bytes()
+            }
+            _ => return None,
+        };
+        Some(Secret::new(Bytes::from(message)))
+    }
+}
+
+fn bytes_of(text: &str) -> Bytes {
+    Bytes::copy_from_slice(text.as_bytes())
+}
+
+/// The first mechanism in `preference` that the server advertised and the credentials suit.
+pub(crate) fn choose(
+    preference: &[Mechanism],
+    offered: crate::types::mechanism::MechanismSet,
+    credentials: &Credentials,
+) -> Option<Mechanism> {
+    preference
+        .iter()
+        .copied()
+        .find(|&m| offered.contains(m) && credentials.suits(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+
+    fn line(command: &Command) -> alloc::string::String {
+        let mut out = BytesMut::new();
+        command.encode(&mut out);
+        alloc::string::String::from_utf8(out.to_vec()).expect("ascii")
+    }
+
+    fn password() -> Credentials {
+        Credentials::password("user", "pass").expect("valid")
+    }
+
+    #[test]
+    fn plain_sends_an_initial_response_and_cancels_an_extra_challenge() {
+        let mut sasl = Sasl::new(Mechanism::Plain, password());
+        assert_eq!(line(&sasl.start()), "AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
+        assert!(matches!(sasl.respond(b""), SaslStep::Cancel));
+    }
+
+    #[test]
+    fn e14_login_goes_by_step_not_prompt() {
+        let mut sasl = Sasl::new(Mechanism::Login, password());
+        assert_eq!(line(&sasl.start()), "AUTH LOGIN\r\n");
+        let SaslStep::Respond(user) = sasl.respond(b"whatever") else {
+            panic!("user")
+        };
+        assert_eq!(line(&user), "dXNlcg==\r\n");
+        let SaslStep::Respond(pass) = sasl.respond(b"Username:") else {
+            panic!("pass")
+        };
+        assert_eq!(line(&pass), "cGFzcw==\r\n");
+        assert!(matches!(sasl.respond(b"Password:"), SaslStep::Cancel));
+    }
+
+    #[test]
+    fn xoauth2_answers_an_error_challenge_with_an_empty_line() {
+        let creds = Credentials::oauth2("me@example.com", "tok").expect("valid");
+        let mut sasl = Sasl::new(Mechanism::XOAuth2, creds);
+        let start = line(&sasl.start());
+        assert!(
+            start.starts_with("AUTH XOAUTH2 dXNlcj1tZUBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB0b2sBAQ")
+        );
+        let SaslStep::Respond(empty) = sasl.respond(b"{\"status\":\"401\"}") else {
+            panic!()
+        };
+        assert_eq!(line(&empty), "\r\n");
+    }
+
+    #[test]
+    fn oauthbearer_escapes_the_user_and_answers_errors_with_0x01() {
+        let creds = Credentials::oauth2("a,b=c", "tok").expect("valid");
+        let mut sasl = Sasl::new(Mechanism::OAuthBearer, creds);
+        let Some(ir) = sasl.initial_response() else {
+            panic!("ir")
+        };
+        assert_eq!(
+            &ir.expose()[..],
+            b"n,a=a=2Cb=3Dc,\x01auth=Bearer tok\x01\x01"
+        );
+        sasl.start();
+        let SaslStep::Respond(dummy) = sasl.respond(b"{}") else {
+            panic!()
+        };
+        assert_eq!(line(&dummy), "AQ==\r\n");
+    }
+
+    #[test]
+    fn e7_challenge_loops_are_capped() {
+        let mut sasl = Sasl::new(
+            Mechanism::XOAuth2,
+            Credentials::oauth2("u", "t").expect("valid"),
+        );
+        sasl.start();
+        let answered = (0..10)
+            .take_while(|_| matches!(sasl.respond(b""), SaslStep::Respond(_)))
+            .count();
+        assert!(answered <= MAX_CHALLENGES as usize);
+    }
+
+    #[test]
+    fn c11_credentials_refuse_control_characters() {
+        assert!(Credentials::password("us\0er", "p").is_err());
+        assert!(Credentials::password("user", "pa\0ss").is_err());
+        assert!(Credentials::password("user\r\n", "p").is_err());
+        assert!(Credentials::password_as("a\0b", "user", "p").is_err());
+        assert!(Credentials::oauth2("u\x01", "t").is_err());
+    }
+}

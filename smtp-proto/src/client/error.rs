@@ -1,0 +1,209 @@
+//! Session errors: fatal ones (sticky), and caller mistakes (returned at once, harmless).
+
+use core::fmt;
+
+use crate::error::{DataError, InvalidInput, ReplyError};
+use crate::wire::reply::Reply;
+
+/// The step of the session a reply or a wait belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Stage {
+    /// The `220` greeting.
+    Greeting,
+    /// EHLO or LHLO.
+    Ehlo,
+    /// HELO.
+    Helo,
+    /// STARTTLS.
+    StartTls,
+    /// The TLS handshake.
+    TlsHandshake,
+    /// AUTH and its challenges.
+    Auth,
+    /// MAIL FROM.
+    Mail,
+    /// RCPT TO.
+    Rcpt,
+    /// DATA, waiting for `354`.
+    Data,
+    /// A BDAT chunk.
+    Bdat,
+    /// The reply to the end of the message data.
+    DataEnd,
+    /// RSET.
+    Rset,
+    /// NOOP, VRFY, EXPN or HELP.
+    Query,
+    /// QUIT.
+    Quit,
+    /// Nothing was outstanding.
+    Idle,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Greeting => "greeting",
+            Self::Ehlo => "ehlo",
+            Self::Helo => "helo",
+            Self::StartTls => "starttls",
+            Self::TlsHandshake => "tls handshake",
+            Self::Auth => "auth",
+            Self::Mail => "mail",
+            Self::Rcpt => "rcpt",
+            Self::Data => "data",
+            Self::Bdat => "bdat",
+            Self::DataEnd => "end of data",
+            Self::Rset => "rset",
+            Self::Query => "query",
+            Self::Quit => "quit",
+            Self::Idle => "idle",
+        };
+        f.write_str(name)
+    }
+}
+
+/// The server broke the protocol. Always fatal.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The reply stream was malformed (SECURITY.md B).
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+    /// Bytes followed the `220` reply to STARTTLS before the handshake: response injection
+    /// (RFC 3207 §4.2, SECURITY.md A5, A6).
+    #[error("data after the starttls reply")]
+    DataAfterStartTlsReply,
+    /// Bytes arrived while the TLS handshake was pending (SECURITY.md A7).
+    #[error("input during the tls handshake")]
+    InputDuringTlsHandshake,
+    /// A reply arrived with no command outstanding, or one too many (SECURITY.md B14, F10).
+    #[error("unexpected reply: {0}")]
+    UnexpectedReply(Reply),
+    /// A reply whose class does not fit its command, such as `354` to MAIL or `250` to DATA
+    /// (SECURITY.md A3, B7).
+    #[error("unexpected reply to {stage}: {reply}")]
+    UnexpectedCode {
+        /// What the reply answered.
+        stage: Stage,
+        /// The reply.
+        reply: Reply,
+    },
+    /// A `334` challenge that is not valid base64; the exchange was cancelled (RFC 4954 §4,
+    /// SECURITY.md E4).
+    #[error("invalid auth challenge")]
+    InvalidChallenge,
+    /// The SASL exchange went on past the mechanism's last step (SECURITY.md E6, E7, E14).
+    #[error("too many auth challenges")]
+    TooManyChallenges,
+}
+
+/// Why a session ended. Sticky: once a session has failed, every call returns the same error
+/// and nothing more is transmitted (rustls's model).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// A wait ran past its deadline (RFC 5321 §4.5.3.2, SECURITY.md F1-F3).
+    #[error("timed out waiting for {0}")]
+    Timeout(Stage),
+    /// The connection closed while a reply was expected (RFC 5321 §3.8, SECURITY.md B17, F5).
+    #[error("connection lost during {0}")]
+    ConnectionLost(Stage),
+    /// The server said `421`: it is closing the connection (RFC 5321 §3.8, SECURITY.md F6, F7).
+    #[error("server closing: {0}")]
+    ServiceClosing(Reply),
+    /// The server refused a step the session cannot go on without: a `554` greeting, EHLO,
+    /// HELO, or RSET (SECURITY.md A4, A9, A14, F9).
+    #[error("{stage} refused: {reply}")]
+    Rejected {
+        /// The step refused.
+        stage: Stage,
+        /// The server's reply.
+        reply: Reply,
+    },
+    /// TLS is required but the server does not offer STARTTLS, or spoke only HELO
+    /// (RFC 3207 §6, SECURITY.md A1, A4).
+    #[error("server does not offer starttls")]
+    StartTlsUnavailable,
+    /// TLS is required but the server refused STARTTLS (SECURITY.md A2). A `454` is transient.
+    #[error("starttls refused: {0}")]
+    StartTlsRefused(Reply),
+    /// The driver could not verify the server's certificate, and the policy requires it
+    /// (RFC 8314 §5.2, SECURITY.md A13).
+    #[error("tls certificate not verified")]
+    TlsNotVerified,
+    /// Credentials are configured but the policy forbids sending them on this channel
+    /// (RFC 8314 §5.1, RFC 4954 §14, SECURITY.md E1, E2, A18).
+    #[error("credentials need verified tls")]
+    AuthNeedsTls,
+    /// Credentials are configured but the server offers no mechanism that suits them.
+    #[error("no usable auth mechanism")]
+    AuthUnavailable,
+    /// A streamed body turned out invalid after DATA was accepted. The connection must be
+    /// dropped without the terminator, so that no partial message is delivered.
+    #[error("invalid message body: {0}")]
+    InvalidBody(DataError),
+    /// The server refused the credentials or the exchange (RFC 4954 §6, SECURITY.md E8, E15).
+    #[error("authentication failed: {0}")]
+    AuthFailed(Reply),
+}
+
+impl Error {
+    /// Whether trying again later, on a new connection, may succeed: timeouts, lost
+    /// connections, `421`, and `4yz` refusals.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout(_) | Self::ConnectionLost(_) | Self::ServiceClosing(_) => true,
+            Self::Rejected { reply, .. }
+            | Self::StartTlsRefused(reply)
+            | Self::AuthFailed(reply) => reply.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The server's reply behind this error, if there is one.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Self::ServiceClosing(reply)
+            | Self::Rejected { reply, .. }
+            | Self::StartTlsRefused(reply)
+            | Self::AuthFailed(reply)
+            | Self::Protocol(ProtocolError::UnexpectedReply(reply))
+            | Self::Protocol(ProtocolError::UnexpectedCode { reply, .. }) => Some(reply),
+            _ => None,
+        }
+    }
+}
+
+/// The caller asked for something the session cannot do. Returned at once; the session is
+/// unchanged (h11's local error).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// A value cannot be put on the wire.
+    #[error(transparent)]
+    InvalidInput(#[from] InvalidInput),
+    /// The message body cannot be sent.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A message needs at least one recipient.
+    #[error("no recipients")]
+    NoRecipients,
+    /// The session has failed or is closing; no new work is accepted.
+    #[error("session closed")]
+    Closed,
+    /// No streamed body is open under that transaction id.
+    #[error("no streamed body for this transaction")]
+    NotStreaming,
+    /// The streamed body buffer is full: wait until the client has transmitted some of it.
+    #[error("body buffer full")]
+    BodyBufferFull,
+    /// A driver event that does not fit the session's state, such as a TLS handshake the
+    /// client did not ask for.
+    #[error("{0} not expected now")]
+    UnexpectedDriverEvent(&'static str),
+}

@@ -1,0 +1,526 @@
+//! The client session: the whole SMTP conversation as a sans-IO state machine.
+
+mod auth;
+pub mod config;
+pub mod error;
+pub mod event;
+mod phase;
+mod pump;
+pub mod time;
+pub mod transaction;
+
+use alloc::collections::VecDeque;
+use bytes::{Bytes, BytesMut};
+
+use self::auth::Sasl;
+use self::config::{Config, TlsMode};
+use self::error::{Error, ProtocolError, Stage, UsageError};
+use self::event::{Action, Event, StreamedBody, TlsInfo, TransactionId};
+use self::time::Instant;
+use self::transaction::{BodySource, Envelope, StreamState, Txn};
+use crate::BodyType;
+use crate::types::mailbox::QueryArg;
+use crate::wire::bdat::{BdatContent, BdatEncoder};
+use crate::wire::command::Command;
+use crate::wire::decoder::ReplyDecoder;
+use crate::wire::ehlo::Capabilities;
+use crate::wire::text::TextPolicy;
+
+/// Where the session stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Implicit TLS: the handshake comes before anything else.
+    TlsFirst,
+    /// Waiting for the `220` greeting.
+    Greeting,
+    /// EHLO, LHLO or HELO sent.
+    Hello,
+    /// STARTTLS sent.
+    StartTls,
+    /// The driver is running the TLS handshake.
+    Handshake,
+    /// The SASL exchange is running.
+    Auth,
+    /// Established: application work goes out.
+    Ready,
+    /// QUIT is queued or sent.
+    Quitting,
+    /// Closed cleanly.
+    Closed,
+}
+
+/// A reply the client waits for, with its deadline.
+#[derive(Clone, Copy, Debug)]
+struct Expect {
+    what: Expected,
+    deadline: Instant,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expected {
+    Greeting,
+    Hello,
+    Helo,
+    StartTls,
+    Auth,
+    Mail(TransactionId),
+    Rcpt(TransactionId, usize),
+    Data(TransactionId),
+    Bdat {
+        id: TransactionId,
+        last: bool,
+    },
+    DataEnd {
+        id: TransactionId,
+        rcpt: Option<usize>,
+    },
+    Rset {
+        requested: bool,
+    },
+    Query,
+    Quit,
+}
+
+impl Expected {
+    fn stage(self) -> Stage {
+        match self {
+            Self::Greeting => Stage::Greeting,
+            Self::Hello => Stage::Ehlo,
+            Self::Helo => Stage::Helo,
+            Self::StartTls => Stage::StartTls,
+            Self::Auth => Stage::Auth,
+            Self::Mail(_) => Stage::Mail,
+            Self::Rcpt(..) => Stage::Rcpt,
+            Self::Data(_) => Stage::Data,
+            Self::Bdat { .. } => Stage::Bdat,
+            Self::DataEnd { .. } => Stage::DataEnd,
+            Self::Rset { .. } => Stage::Rset,
+            Self::Query => Stage::Query,
+            Self::Quit => Stage::Quit,
+        }
+    }
+}
+
+/// Application work, in the order it was asked for.
+#[derive(Debug)]
+enum Op {
+    Transaction(TransactionId),
+    Rset { requested: bool },
+    Query(Command),
+    Quit,
+}
+
+/// The client side of one SMTP session, without IO.
+///
+/// Create it when the connection opens, then loop: ask [`next_action`](Self::next_action)
+/// what to do, do it, and report back through the `handle_*` methods. Queue messages with
+/// [`send`](Self::send) or [`send_streamed`](Self::send_streamed) at any time; they go out once
+/// the session is established, pipelined when the server allows.
+///
+/// ```
+/// use smtp_proto::{Action, Client, ClientId, Config, Envelope, Instant, Mailbox, TlsMode};
+///
+/// let config = Config::new(ClientId::parse("client.example")?, TlsMode::InsecurePlaintext);
+/// let mut client = Client::new(Instant::ZERO, config);
+/// let envelope = Envelope::new(Mailbox::parse("a@example.com")?, [Mailbox::parse("b@example.com")?]);
+/// client.send(envelope, "Subject: hi\r\n\r\nHello\r\n".into())?;
+/// client.quit()?;
+///
+/// // A scripted server, standing in for the socket.
+/// let mut server = vec![
+///     &b"220 mx ESMTP\r\n"[..],
+///     b"250 mx\r\n",
+///     b"250 ok\r\n",
+///     b"250 ok\r\n",
+///     b"354 go\r\n",
+///     b"250 Ok 0100019ac1b2\r\n",
+///     b"221 bye\r\n",
+/// ]
+/// .into_iter();
+/// let now = Instant::ZERO;
+/// loop {
+///     match client.next_action(now)? {
+///         Action::Transmit { data, .. } => { /* write `data` to the socket */ let _ = data; }
+///         Action::Receive { .. } => match server.next() {
+///             Some(bytes) => client.handle_input(now, bytes),
+///             None => client.handle_eof(now),
+///         },
+///         Action::UpgradeTls { .. } => unreachable!("plaintext session"),
+///         Action::Event(event) => println!("{event:?}"),
+///         Action::Idle => break,
+///         Action::Close => break,
+///         _ => {}
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    config: Config,
+    decoder: ReplyDecoder,
+    now: Instant,
+    phase: Phase,
+    caps: Option<Capabilities>,
+    tls: Option<TlsInfo>,
+    out: BytesMut,
+    out_deadline: Instant,
+    write_deadline: Option<Instant>,
+    handshake_deadline: Instant,
+    expected: VecDeque<Expect>,
+    group_open: bool,
+    events: VecDeque<Event>,
+    ops: VecDeque<Op>,
+    txns: VecDeque<Txn>,
+    emitting: Option<TransactionId>,
+    next_id: u64,
+    sasl: Option<Sasl>,
+    sasl_cancelled: Option<ProtocolError>,
+    quit_error: Option<Error>,
+    error: Option<Error>,
+}
+
+impl Client {
+    /// A session on a connection that has just opened at `now`. For implicit TLS the first
+    /// action is [`Action::UpgradeTls`]; otherwise the client waits for the greeting.
+    pub fn new(now: Instant, config: Config) -> Self {
+        let implicit = config.tls == TlsMode::Implicit;
+        let mut client = Self {
+            decoder: ReplyDecoder::new(config.reply_limits),
+            now,
+            phase: if implicit {
+                Phase::TlsFirst
+            } else {
+                Phase::Greeting
+            },
+            caps: None,
+            tls: None,
+            out: BytesMut::new(),
+            out_deadline: now,
+            write_deadline: None,
+            handshake_deadline: now.saturating_add(config.timeouts.tls_handshake),
+            expected: VecDeque::new(),
+            group_open: false,
+            events: VecDeque::new(),
+            ops: VecDeque::new(),
+            txns: VecDeque::new(),
+            emitting: None,
+            next_id: 0,
+            sasl: None,
+            sasl_cancelled: None,
+            quit_error: None,
+            error: None,
+            config,
+        };
+        if !implicit {
+            client.expect(Expected::Greeting, client.config.timeouts.greeting);
+        }
+        client
+    }
+
+    /// What the driver should do next. Call it after every `handle_*` call and after queueing
+    /// work, until it answers [`Action::Receive`], [`Action::Idle`] or [`Action::Close`].
+    ///
+    /// Events come first, so a failed session still reports every queued message before it
+    /// returns its error. After a fatal error every call returns that error.
+    pub fn next_action(&mut self, now: Instant) -> Result<Action, Error> {
+        self.observe(now);
+        self.write_deadline = None;
+        let mut pumped = false;
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Ok(Action::Event(event));
+            }
+            if let Some(error) = &self.error {
+                return Err(error.clone());
+            }
+            if self.phase == Phase::Closed {
+                return Ok(Action::Close);
+            }
+            if !self.out.is_empty() {
+                let deadline = self.out_deadline;
+                self.write_deadline = Some(deadline);
+                return Ok(Action::Transmit {
+                    data: self.out.split().freeze(),
+                    deadline,
+                });
+            }
+            if matches!(self.phase, Phase::TlsFirst | Phase::Handshake) {
+                return Ok(Action::UpgradeTls {
+                    deadline: self.handshake_deadline,
+                });
+            }
+            if pumped {
+                break;
+            }
+            self.pump();
+            pumped = true;
+        }
+        Ok(match self.expected.front() {
+            Some(expect) => Action::Receive {
+                deadline: expect.deadline,
+            },
+            None => Action::Idle,
+        })
+    }
+
+    /// Feeds bytes read from the connection. Replies are matched to commands in order; what
+    /// does not fit is a fatal protocol error.
+    pub fn handle_input(&mut self, now: Instant, input: &[u8]) {
+        self.observe(now);
+        if self.error.is_some() || self.phase == Phase::Closed || input.is_empty() {
+            return;
+        }
+        if matches!(self.phase, Phase::TlsFirst | Phase::Handshake) {
+            return self.fail(ProtocolError::InputDuringTlsHandshake.into());
+        }
+        self.decoder.feed(input);
+        self.take_replies();
+    }
+
+    /// The server closed the connection. Ends the session: cleanly after QUIT, otherwise with
+    /// [`Error::ConnectionLost`], every unconfirmed recipient counting as `451` (RFC 5321 §3.8).
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.observe(now);
+        if self.error.is_some() || self.phase == Phase::Closed {
+            return;
+        }
+        let stage = self
+            .expected
+            .front()
+            .map_or(Stage::Idle, |e| e.what.stage());
+        if stage == Stage::Quit {
+            return self.closed();
+        }
+        self.fail(Error::ConnectionLost(stage));
+    }
+
+    /// The deadline the driver was given has passed. A call before any deadline is a no-op;
+    /// after one, the session fails with [`Error::Timeout`], except that a QUIT without answer
+    /// simply closes (SECURITY.md F3, F8).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.observe(now);
+        if self.error.is_some() || self.phase == Phase::Closed {
+            return;
+        }
+        let front = self.expected.front().copied();
+        let write_late = self.write_deadline.is_some_and(|d| self.now >= d);
+        let handshake_late = matches!(self.phase, Phase::TlsFirst | Phase::Handshake)
+            && self.now >= self.handshake_deadline;
+        match front {
+            Some(e) if e.what == Expected::Quit && (self.now >= e.deadline || write_late) => {
+                self.closed()
+            }
+            Some(e) if self.now >= e.deadline || write_late => {
+                self.fail(Error::Timeout(e.what.stage()))
+            }
+            _ if handshake_late => self.fail(Error::Timeout(Stage::TlsHandshake)),
+            _ => {}
+        }
+    }
+
+    /// The TLS handshake the client asked for with [`Action::UpgradeTls`] is done. Everything
+    /// learned before it is forgotten and EHLO is sent again (RFC 3207 §4.2).
+    pub fn handle_tls_established(
+        &mut self,
+        now: Instant,
+        info: TlsInfo,
+    ) -> Result<(), UsageError> {
+        self.observe(now);
+        if !matches!(self.phase, Phase::TlsFirst | Phase::Handshake) || self.error.is_some() {
+            return Err(UsageError::UnexpectedDriverEvent("tls handshake"));
+        }
+        self.on_tls_established(info);
+        Ok(())
+    }
+
+    /// Queues a message whose body is held whole. Line endings are made CRLF (or a bare CR or LF
+    /// refused, by [`Config::bare_line_endings`]) and the body is checked now: NUL and lines over
+    /// 998 octets are refused (SECURITY.md D1, D2, D7). A `BODY=BINARYMIME` body is sent as is.
+    pub fn send(&mut self, envelope: Envelope, body: Bytes) -> Result<TransactionId, UsageError> {
+        self.check_open(&envelope)?;
+        let binary = envelope.params.body == Some(BodyType::BinaryMime);
+        let source = if binary {
+            BodySource::Whole {
+                content: body,
+                eight_bit: true,
+            }
+        } else {
+            let policy = TextPolicy {
+                bare_line_endings: self.config.bare_line_endings,
+                allow_8bit: true,
+            };
+            let mut encoder = BdatEncoder::new(BdatContent::Text(policy), usize::MAX);
+            encoder.push(&body)?;
+            encoder.finish()?;
+            let content = encoder.next_chunk().map(|c| c.data).unwrap_or_default();
+            BodySource::Whole {
+                content,
+                eight_bit: !body.is_ascii(),
+            }
+        };
+        Ok(self.queue(envelope, source))
+    }
+
+    /// Queues a message whose body the application pushes in pieces with
+    /// [`push_body`](Self::push_body), then [`finish_body`](Self::finish_body).
+    pub fn send_streamed(
+        &mut self,
+        envelope: Envelope,
+        body: StreamedBody,
+    ) -> Result<TransactionId, UsageError> {
+        self.check_open(&envelope)?;
+        Ok(self.queue(envelope, BodySource::Streamed(StreamState::new(body))))
+    }
+
+    /// Adds a piece of a streamed body. Answers [`UsageError::BodyBufferFull`] when
+    /// [`Config::max_body_buffer`] octets are waiting: call [`next_action`](Self::next_action)
+    /// and transmit first (backpressure, so a large body never sits in memory whole).
+    pub fn push_body(&mut self, id: TransactionId, piece: Bytes) -> Result<(), UsageError> {
+        let limit = self.config.max_body_buffer;
+        let stream = self.stream_mut(id)?;
+        if stream.buffered > 0 && stream.buffered + piece.len() > limit {
+            return Err(UsageError::BodyBufferFull);
+        }
+        stream.buffered += piece.len();
+        stream.pieces.push_back(piece);
+        Ok(())
+    }
+
+    /// Ends a streamed body.
+    pub fn finish_body(&mut self, id: TransactionId) -> Result<(), UsageError> {
+        self.stream_mut(id)?.finished = true;
+        Ok(())
+    }
+
+    /// How many octets [`push_body`](Self::push_body) takes now without refusing; 0 if the body
+    /// is unknown or finished.
+    pub fn body_room(&self, id: TransactionId) -> usize {
+        let stream = self
+            .txns
+            .iter()
+            .find(|t| t.id == id)
+            .and_then(|t| match &t.body {
+                BodySource::Streamed(s) if !s.finished => Some(s),
+                _ => None,
+            });
+        stream.map_or(0, |s| {
+            self.config.max_body_buffer.saturating_sub(s.buffered)
+        })
+    }
+
+    /// Queues RSET (RFC 5321 §4.1.1.5); the reply comes as [`Event::QueryReply`].
+    pub fn reset(&mut self) -> Result<(), UsageError> {
+        self.queue_op(Op::Rset { requested: true })
+    }
+
+    /// Queues NOOP (RFC 5321 §4.1.1.9); the reply comes as [`Event::QueryReply`].
+    pub fn noop(&mut self) -> Result<(), UsageError> {
+        self.queue_op(Op::Query(Command::Noop))
+    }
+
+    /// Queues VRFY (RFC 5321 §4.1.1.6); the reply comes as [`Event::QueryReply`].
+    pub fn verify(&mut self, argument: QueryArg) -> Result<(), UsageError> {
+        self.queue_op(Op::Query(Command::Vrfy(argument)))
+    }
+
+    /// Queues EXPN (RFC 5321 §4.1.1.7); the reply comes as [`Event::QueryReply`].
+    pub fn expand(&mut self, argument: QueryArg) -> Result<(), UsageError> {
+        self.queue_op(Op::Query(Command::Expn(argument)))
+    }
+
+    /// Queues HELP (RFC 5321 §4.1.1.8); the reply comes as [`Event::QueryReply`].
+    pub fn help(&mut self, argument: Option<QueryArg>) -> Result<(), UsageError> {
+        self.queue_op(Op::Query(Command::Help(argument)))
+    }
+
+    /// Queues QUIT after everything already queued (RFC 5321 §4.1.1.10). Whatever the server
+    /// answers, or if it just closes, the session then ends with [`Action::Close`].
+    pub fn quit(&mut self) -> Result<(), UsageError> {
+        self.queue_op(Op::Quit)?;
+        Ok(())
+    }
+
+    /// The server's capabilities from the latest EHLO (after TLS, the post-TLS ones only).
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.caps.as_ref()
+    }
+
+    /// What the driver reported of the TLS handshake, if TLS is up.
+    pub fn tls(&self) -> Option<TlsInfo> {
+        self.tls
+    }
+
+    /// Whether greeting, EHLO, TLS and AUTH are done and messages go out.
+    pub fn is_ready(&self) -> bool {
+        self.phase == Phase::Ready && self.error.is_none()
+    }
+
+    /// The error that ended the session, if it failed.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// The earliest deadline the driver must watch: the oldest outstanding reply's, the TLS
+    /// handshake's, or the last transmission's.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let handshake = matches!(self.phase, Phase::TlsFirst | Phase::Handshake)
+            .then_some(self.handshake_deadline);
+        [
+            self.expected.front().map(|e| e.deadline),
+            handshake,
+            self.write_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn observe(&mut self, now: Instant) {
+        // Time never goes backwards, whatever the driver passes.
+        self.now = self.now.max(now);
+    }
+
+    fn accepting_work(&self) -> bool {
+        self.error.is_none()
+            && !matches!(self.phase, Phase::Quitting | Phase::Closed)
+            && !self.ops.iter().any(|op| matches!(op, Op::Quit))
+    }
+
+    fn check_open(&self, envelope: &Envelope) -> Result<(), UsageError> {
+        if !self.accepting_work() {
+            return Err(UsageError::Closed);
+        }
+        if envelope.recipients.is_empty() {
+            return Err(UsageError::NoRecipients);
+        }
+        Ok(())
+    }
+
+    fn queue(&mut self, envelope: Envelope, body: BodySource) -> TransactionId {
+        let id = TransactionId(self.next_id);
+        self.next_id += 1;
+        self.txns.push_back(Txn::new(id, envelope, body));
+        self.ops.push_back(Op::Transaction(id));
+        id
+    }
+
+    fn queue_op(&mut self, op: Op) -> Result<(), UsageError> {
+        if !self.accepting_work() {
+            return Err(UsageError::Closed);
+        }
+        self.ops.push_back(op);
+        Ok(())
+    }
+
+    fn stream_mut(&mut self, id: TransactionId) -> Result<&mut StreamState, UsageError> {
+        match self
+            .txns
+            .iter_mut()
+            .find(|t| t.id == id)
+            .map(|t| &mut t.body)
+        {
+            Some(BodySource::Streamed(s)) if !s.finished => Ok(s),
+            _ => Err(UsageError::NotStreaming),
+        }
+    }
+}

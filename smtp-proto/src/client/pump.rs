@@ -1,0 +1,405 @@
+//! What goes out next: application work in order, pipelined where the server allows.
+
+use alloc::vec::Vec;
+use bytes::BufMut;
+
+use super::error::Error;
+use super::event::{Event, TranscriptLine};
+
+use super::transaction::{BodySource, LocalFailure, Next};
+use super::{Client, Expect, Expected, Op, Phase, TransactionId};
+use crate::error::InvalidInput;
+use crate::types::params::BodyType;
+use crate::wire::bdat::{BdatChunk, BdatContent, BdatEncoder};
+use crate::wire::command::{Command, MailCommand, RcptCommand};
+use crate::wire::dot_stuff::DataEncoder;
+use crate::wire::ehlo::{Capabilities, SizeLimit};
+use crate::wire::text::TextPolicy;
+
+/// How far the transaction being sent got.
+enum Progress {
+    /// Something was emitted, or a step was taken: try again.
+    Continue,
+    /// It waits for a reply or for more body: nothing else may go out now.
+    Blocked,
+    /// No transaction is being sent: the next operation may start.
+    Free,
+}
+
+impl Client {
+    /// Emits as much queued work as the protocol allows now: one command at a time without
+    /// PIPELINING; with it, groups ending at DATA, NOOP, VRFY, EXPN, HELP or QUIT
+    /// (RFC 2920 §3.1), messages following one another's end of data in the same write.
+    pub(super) fn pump(&mut self) {
+        while self.phase == Phase::Ready && self.error.is_none() && self.may_emit() {
+            match self.advance_emitting() {
+                Progress::Continue => continue,
+                Progress::Blocked => break,
+                Progress::Free => {}
+            }
+            let Some(op) = self.ops.pop_front() else {
+                break;
+            };
+            self.start_op(op);
+        }
+        self.settle();
+    }
+
+    fn pipelining(&self) -> bool {
+        self.config.pipelining && self.caps.as_ref().is_some_and(Capabilities::pipelining)
+    }
+
+    /// Without PIPELINING every command waits for the previous reply (RFC 5321 §4.3.1).
+    fn may_emit(&self) -> bool {
+        self.expected.is_empty() || (self.pipelining() && self.group_open)
+    }
+
+    /// Writes a command, and records the reply it waits for.
+    pub(super) fn emit(&mut self, command: Command, what: Expected, timeout: core::time::Duration) {
+        self.mark_output();
+        command.encode(&mut self.out);
+        if self.config.transcript {
+            let line = alloc::string::ToString::to_string(&command.redacted());
+            self.events
+                .push_back(Event::Transcript(TranscriptLine::Sent(line)));
+        }
+        self.group_open = !command.ends_pipeline_group();
+        self.expect(what, timeout);
+    }
+
+    /// Records a reply to wait for, with a deadline that starts now (SECURITY.md F1).
+    pub(super) fn expect(&mut self, what: Expected, timeout: core::time::Duration) {
+        let txn = match what {
+            Expected::Mail(id)
+            | Expected::Rcpt(id, _)
+            | Expected::Data(id)
+            | Expected::Bdat { id, .. }
+            | Expected::DataEnd { id, .. } => Some(id),
+            _ => None,
+        };
+        if let Some(txn) = txn.and_then(|id| self.txns.iter_mut().find(|t| t.id == id)) {
+            txn.in_flight += 1;
+        }
+        let deadline = self.now.saturating_add(timeout);
+        self.expected.push_back(Expect { what, deadline });
+    }
+
+    fn mark_output(&mut self) {
+        if self.out.is_empty() {
+            self.out_deadline = self.now.saturating_add(self.config.timeouts.data_block);
+        }
+    }
+
+    fn note_data(&mut self, octets: usize) {
+        if self.config.transcript && octets > 0 {
+            let line = alloc::format!("<{octets} octets of message data>");
+            self.events
+                .push_back(Event::Transcript(TranscriptLine::Sent(line)));
+        }
+    }
+
+    fn start_op(&mut self, op: Op) {
+        let command_timeout = self.config.timeouts.command;
+        match op {
+            Op::Transaction(id) => self.start_transaction(id),
+            Op::Rset { requested } => {
+                self.emit(Command::Rset, Expected::Rset { requested }, command_timeout)
+            }
+            Op::Query(command) => self.emit(command, Expected::Query, command_timeout),
+            Op::Quit => {
+                self.phase = Phase::Quitting;
+                self.emit(Command::Quit, Expected::Quit, command_timeout);
+            }
+        }
+    }
+
+    fn start_transaction(&mut self, id: TransactionId) {
+        let Some(index) = self.txns.iter().position(|t| t.id == id) else {
+            return;
+        };
+        let prepared = self.prepare(index);
+        let Some(txn) = self.txns.get_mut(index) else {
+            return;
+        };
+        let (mail, rcpts, use_bdat) = match prepared {
+            Ok(prepared) => prepared,
+            Err(failure) => {
+                txn.local = Some(failure);
+                return;
+            }
+        };
+        txn.rcpt_commands = rcpts;
+        txn.use_bdat = use_bdat;
+        txn.next = Next::Rcpt(0);
+        // A pipelined BDAT message before this one may still fail a chunk; an RSET first keeps
+        // this transaction independent of it (RFC 3030 §2, RFC 2920 §3.1 allow RSET anywhere).
+        let guard = self
+            .txns
+            .iter()
+            .any(|t| t.id != id && t.use_bdat && t.next == Next::Done && t.in_flight > 0);
+        if guard {
+            self.emit(
+                Command::Rset,
+                Expected::Rset { requested: false },
+                self.config.timeouts.command,
+            );
+        }
+        self.emitting = Some(id);
+        self.emit(
+            Command::Mail(mail),
+            Expected::Mail(id),
+            self.config.timeouts.mail,
+        );
+    }
+
+    /// Builds and checks MAIL and every RCPT against the server's capabilities before anything
+    /// is sent, adding SIZE, BODY and SMTPUTF8 where needed.
+    fn prepare(&self, index: usize) -> Result<(MailCommand, Vec<RcptCommand>, bool), LocalFailure> {
+        let caps = self.caps.clone().unwrap_or_default();
+        let txn = &self.txns[index];
+        let envelope = &txn.envelope;
+        let mut params = envelope.params.clone();
+        let (size, eight_bit) = match &txn.body {
+            BodySource::Whole { content, eight_bit } => (Some(content.len() as u64), *eight_bit),
+            BodySource::Streamed(s) => (s.declared.size_hint, s.declared.eight_bit),
+        };
+        if let (Some(SizeLimit::Max(limit)), Some(size)) = (caps.size(), size)
+            && size > limit
+        {
+            // RFC 1870: refuse locally what the server said it will not take.
+            return Err(LocalFailure::TooLarge(limit));
+        }
+        if caps.size().is_some() && params.size.is_none() {
+            params.size = size;
+        }
+        if eight_bit && params.body.is_none() {
+            // RFC 6152: 8-bit text needs BODY=8BITMIME, refused if not advertised (D8).
+            params.body = Some(BodyType::EightBitMime);
+        }
+        let paths_need_utf8 = envelope.from.needs_smtp_utf8()
+            || envelope.recipients.iter().any(|r| r.path.needs_smtp_utf8());
+        params.smtp_utf8 |= paths_need_utf8;
+        if params.require_tls && self.tls.is_none() {
+            return Err(LocalFailure::Invalid(InvalidInput::RequireTlsWithoutTls));
+        }
+        let binary = params.body == Some(BodyType::BinaryMime);
+        let mail = MailCommand::new(envelope.from.clone(), params, &caps)
+            .map_err(LocalFailure::Invalid)?;
+        // RFC 9422 RCPTMAX: recipients past the limit are not sent; their reports say so
+        // (no reply), and the caller can send them in another transaction.
+        let max = caps
+            .limits()
+            .and_then(|l| l.rcpt_max)
+            .map_or(usize::MAX, |m| m as usize);
+        let rcpts = envelope
+            .recipients
+            .iter()
+            .take(max)
+            .map(|r| RcptCommand::new(r.path.clone(), r.params.clone(), &caps))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(LocalFailure::Invalid)?;
+        let use_bdat = binary || (self.config.chunking && caps.chunking() && !self.config.lmtp);
+        Ok((mail, rcpts, use_bdat))
+    }
+
+    fn advance_emitting(&mut self) -> Progress {
+        let Some(id) = self.emitting else {
+            return Progress::Free;
+        };
+        let Some(index) = self.txns.iter().position(|t| t.id == id) else {
+            self.emitting = None;
+            return Progress::Free;
+        };
+        let txn = &mut self.txns[index];
+        match txn.next {
+            Next::Mail | Next::Done => {
+                self.emitting = None;
+                Progress::Free
+            }
+            Next::Rcpt(i) => {
+                let Some(rcpt) = txn.rcpt_commands.get(i).cloned() else {
+                    txn.next = Next::DataCommand;
+                    return Progress::Continue;
+                };
+                txn.next = Next::Rcpt(i + 1);
+                self.emit(
+                    Command::Rcpt(rcpt),
+                    Expected::Rcpt(id, i),
+                    self.config.timeouts.rcpt,
+                );
+                Progress::Continue
+            }
+            Next::DataCommand => {
+                let sent = txn.rcpt_commands.len();
+                let answered =
+                    txn.mail.is_some() && txn.rcpts.iter().take(sent).all(Option::is_some);
+                if answered && (!txn.mail_accepted() || txn.accepted_recipients() == 0) {
+                    // Without pipelining the replies are known: no DATA for nobody (D9, D10).
+                    txn.aborted = true;
+                    txn.next = Next::Done;
+                } else if txn.use_bdat {
+                    txn.next = Next::Chunks;
+                } else {
+                    txn.next = Next::AwaitGo;
+                    let timeout = self.config.timeouts.data_initiation;
+                    self.emit(Command::Data, Expected::Data(id), timeout);
+                }
+                Progress::Continue
+            }
+            Next::AwaitGo => Progress::Blocked,
+            Next::Body => self.emit_body(index),
+            Next::Chunks => self.emit_chunks(index),
+        }
+    }
+
+    /// After `354`: the body in transparent form and the terminator (RFC 5321 §4.5.2).
+    fn emit_body(&mut self, index: usize) -> Progress {
+        self.mark_output();
+        let before = self.out.len();
+        let allow_8bit = self.caps.as_ref().is_some_and(Capabilities::eight_bit_mime);
+        let policy = TextPolicy {
+            bare_line_endings: self.config.bare_line_endings,
+            allow_8bit,
+        };
+        let txn = &mut self.txns[index];
+        let id = txn.id;
+        let result = match &mut txn.body {
+            BodySource::Whole { content, .. } => {
+                DataEncoder::encode_all(policy, content, &mut self.out).map(|()| true)
+            }
+            BodySource::Streamed(stream) => {
+                let encoder = stream.data.get_or_insert_with(|| DataEncoder::new(policy));
+                let mut result = Ok(stream.finished);
+                while let (Ok(_), Some(piece)) = (&result, stream.pieces.pop_front()) {
+                    stream.buffered -= piece.len();
+                    if let Err(e) = encoder.push(&piece, &mut self.out) {
+                        result = Err(e);
+                    }
+                }
+                match result {
+                    Ok(true) => encoder.finish(&mut self.out).map(|()| true),
+                    other => other,
+                }
+            }
+        };
+        let written = self.out.len() - before;
+        let lmtp_rcpts: Vec<usize> = if self.config.lmtp {
+            let accepted = |r: &Option<crate::wire::reply::Reply>| {
+                r.as_ref().is_some_and(|r| r.is_positive_completion())
+            };
+            (0..txn.rcpts.len())
+                .filter(|&i| accepted(&txn.rcpts[i]))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if result == Ok(true) {
+            txn.end_sent = true;
+            txn.next = Next::Done;
+        }
+        self.note_data(written);
+        match result {
+            Ok(true) => {
+                let timeout = self.config.timeouts.data_termination;
+                if lmtp_rcpts.is_empty() {
+                    self.expect(Expected::DataEnd { id, rcpt: None }, timeout);
+                } else {
+                    // RFC 2033 §4.2: one reply per accepted recipient.
+                    for rcpt in lmtp_rcpts {
+                        self.expect(
+                            Expected::DataEnd {
+                                id,
+                                rcpt: Some(rcpt),
+                            },
+                            timeout,
+                        );
+                    }
+                }
+                self.group_open = true;
+                Progress::Continue
+            }
+            Ok(false) => Progress::Blocked,
+            Err(e) => {
+                // Part of the message may be out; only dropping the connection keeps it from
+                // being delivered truncated.
+                self.fail(Error::InvalidBody(e));
+                Progress::Blocked
+            }
+        }
+    }
+
+    /// BDAT chunks (RFC 3030 §2): all at once with pipelining, one per reply without.
+    fn emit_chunks(&mut self, index: usize) -> Progress {
+        let chunk_size = self.config.bdat_chunk_size;
+        let allow_8bit = self.caps.as_ref().is_some_and(Capabilities::eight_bit_mime);
+        let binary = self.txns[index].envelope.params.body == Some(BodyType::BinaryMime);
+        let txn = &mut self.txns[index];
+        let id = txn.id;
+        let chunk = match &mut txn.body {
+            BodySource::Whole { content, .. } => {
+                let rest = txn.remaining.get_or_insert_with(|| content.clone());
+                let data = rest.split_to(chunk_size.min(rest.len()));
+                Ok(Some(BdatChunk {
+                    last: rest.is_empty(),
+                    data,
+                }))
+            }
+            BodySource::Streamed(stream) => {
+                let kind = if binary {
+                    BdatContent::Binary
+                } else {
+                    BdatContent::Text(TextPolicy {
+                        bare_line_endings: self.config.bare_line_endings,
+                        allow_8bit,
+                    })
+                };
+                let encoder = stream
+                    .bdat
+                    .get_or_insert_with(|| BdatEncoder::new(kind, chunk_size));
+                let mut result = Ok(());
+                while let (Ok(()), Some(piece)) = (&result, stream.pieces.pop_front()) {
+                    stream.buffered -= piece.len();
+                    result = encoder.push(&piece);
+                }
+                if result.is_ok() && stream.finished && stream.pieces.is_empty() {
+                    // `finish` refuses a second call; the first one is all that matters.
+                    let _ = encoder.finish();
+                }
+                result.map(|()| encoder.next_chunk())
+            }
+        };
+        match chunk {
+            Ok(Some(chunk)) => {
+                if chunk.last {
+                    txn.end_sent = true;
+                    txn.next = Next::Done;
+                }
+                let octets = chunk.data.len();
+                let timeout = if chunk.last {
+                    self.config.timeouts.data_termination
+                } else {
+                    self.config.timeouts.data_block
+                };
+                self.emit(
+                    chunk.command(),
+                    Expected::Bdat {
+                        id,
+                        last: chunk.last,
+                    },
+                    timeout,
+                );
+                self.out.put_slice(&chunk.data);
+                self.note_data(octets);
+                Progress::Continue
+            }
+            Ok(None) => Progress::Blocked,
+            Err(e) => {
+                txn.local = Some(LocalFailure::Body(e));
+                txn.aborted = true;
+                txn.rset_needed = true;
+                txn.next = Next::Done;
+                Progress::Continue
+            }
+        }
+    }
+}

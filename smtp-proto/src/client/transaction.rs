@@ -1,0 +1,289 @@
+//! One message's transaction: its envelope, body, replies, and how its report is built.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+use super::error::{Error, Stage};
+use super::event::{Outcome, RecipientReport, StreamedBody, TransactionId, TransactionReport};
+use crate::error::{DataError, InvalidInput};
+use crate::types::mailbox::{ForwardPath, Mailbox, ReversePath};
+use crate::types::params::{MailParameters, RcptParameters};
+use crate::wire::bdat::BdatEncoder;
+use crate::wire::command::RcptCommand;
+use crate::wire::dot_stuff::DataEncoder;
+use crate::wire::reply::{Reply, ReplyCode};
+
+/// One recipient and its RCPT parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    /// The forward-path.
+    pub path: ForwardPath,
+    /// DSN parameters (RFC 3461).
+    pub params: RcptParameters,
+}
+
+/// The envelope of a message: who sends it, to whom, with which MAIL parameters.
+///
+/// The client adds SIZE, `BODY=8BITMIME` and SMTPUTF8 itself when the body or an address needs
+/// them and the server offers them (RFC 1870, RFC 6152, RFC 6531); the other parameters are
+/// sent as given, and refused locally if the server did not advertise them (SECURITY.md C8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// The reverse-path.
+    pub from: ReversePath,
+    /// The recipients, in order.
+    pub recipients: Vec<Recipient>,
+    /// MAIL parameters.
+    pub params: MailParameters,
+}
+
+impl Envelope {
+    /// An envelope with no parameters.
+    pub fn new<F, I>(from: F, to: I) -> Self
+    where
+        F: Into<ReversePath>,
+        I: IntoIterator<Item = Mailbox>,
+    {
+        Self {
+            from: from.into(),
+            recipients: to
+                .into_iter()
+                .map(|m| Recipient {
+                    path: m.into(),
+                    params: RcptParameters::default(),
+                })
+                .collect(),
+            params: MailParameters::default(),
+        }
+    }
+}
+
+/// Where the body comes from.
+#[derive(Debug)]
+pub(crate) enum BodySource {
+    /// Held whole: canonical text (line endings fixed, validated) or binary content.
+    Whole { content: Bytes, eight_bit: bool },
+    /// Pushed by the application in pieces.
+    Streamed(StreamState),
+}
+
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub(crate) declared: StreamedBody,
+    pub(crate) pieces: VecDeque<Bytes>,
+    pub(crate) buffered: usize,
+    pub(crate) finished: bool,
+    pub(crate) data: Option<DataEncoder>,
+    pub(crate) bdat: Option<BdatEncoder>,
+}
+
+impl StreamState {
+    pub(crate) fn new(declared: StreamedBody) -> Self {
+        Self {
+            declared,
+            pieces: VecDeque::new(),
+            buffered: 0,
+            finished: false,
+            data: None,
+            bdat: None,
+        }
+    }
+}
+
+/// What the transaction sends next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    Mail,
+    Rcpt(usize),
+    DataCommand,
+    /// DATA sent; waiting for `354`.
+    AwaitGo,
+    /// `354` received: the body, then the terminator.
+    Body,
+    /// BDAT chunks.
+    Chunks,
+    /// Everything is sent.
+    Done,
+}
+
+/// Why a transaction stopped before its end-of-data reply.
+#[derive(Clone, Debug)]
+pub(crate) enum LocalFailure {
+    Invalid(InvalidInput),
+    Body(DataError),
+    TooLarge(u64),
+}
+
+#[derive(Debug)]
+pub(crate) struct Txn {
+    pub(crate) id: TransactionId,
+    pub(crate) envelope: Envelope,
+    pub(crate) body: BodySource,
+    pub(crate) next: Next,
+    pub(crate) use_bdat: bool,
+    pub(crate) in_flight: usize,
+    pub(crate) mail: Option<Reply>,
+    pub(crate) rcpts: Vec<Option<Reply>>,
+    pub(crate) deliveries: Vec<Option<Reply>>,
+    pub(crate) data: Option<Reply>,
+    pub(crate) chunk_failure: Option<Reply>,
+    pub(crate) end: Option<Reply>,
+    /// RCPT commands, built and checked with MAIL before anything is sent.
+    pub(crate) rcpt_commands: Vec<RcptCommand>,
+    /// What is left of a whole body to send in BDAT chunks.
+    pub(crate) remaining: Option<Bytes>,
+    /// A BDAT chunk failed: RSET must follow (RFC 3030 §2, SECURITY.md D14).
+    pub(crate) rset_needed: bool,
+    pub(crate) local: Option<LocalFailure>,
+    /// Commands were cut short: the server may hold transaction state, so RSET follows.
+    pub(crate) aborted: bool,
+    /// The end of the data went out (DATA terminator or BDAT LAST).
+    pub(crate) end_sent: bool,
+}
+
+impl Txn {
+    pub(crate) fn new(id: TransactionId, envelope: Envelope, body: BodySource) -> Self {
+        let n = envelope.recipients.len();
+        Self {
+            id,
+            envelope,
+            body,
+            next: Next::Mail,
+            use_bdat: false,
+            in_flight: 0,
+            mail: None,
+            rcpts: alloc::vec![None; n],
+            deliveries: alloc::vec![None; n],
+            data: None,
+            chunk_failure: None,
+            end: None,
+            rcpt_commands: Vec::new(),
+            remaining: None,
+            rset_needed: false,
+            local: None,
+            aborted: false,
+            end_sent: false,
+        }
+    }
+
+    pub(crate) fn mail_accepted(&self) -> bool {
+        self.mail
+            .as_ref()
+            .is_some_and(Reply::is_positive_completion)
+    }
+
+    pub(crate) fn accepted_recipients(&self) -> usize {
+        self.rcpts
+            .iter()
+            .filter(|r| r.as_ref().is_some_and(Reply::is_positive_completion))
+            .count()
+    }
+
+    /// Whether the server has taken everything that it will take, so the report can be built.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.in_flight == 0 && (self.aborted || self.local.is_some() || self.next == Next::Done)
+    }
+
+    /// Whether an RSET must clear server-side state after this transaction.
+    pub(crate) fn needs_rset(&self) -> bool {
+        (self.mail_accepted() && !self.end_sent) || self.rset_needed
+    }
+
+    /// The report once settled, or for a session that failed with `error`.
+    pub(crate) fn report(self, error: Option<&Error>) -> TransactionReport {
+        let outcome = self.outcome(error);
+        let lost = error.map(|_| lost_connection_reply());
+        let recipients = self
+            .envelope
+            .recipients
+            .into_iter()
+            .zip(self.rcpts)
+            .zip(self.deliveries)
+            .map(|((r, reply), delivery)| RecipientReport {
+                path: r.path,
+                // RFC 5321 §3.8: an unconfirmed recipient on a lost connection counts as 451.
+                reply: reply.or_else(|| {
+                    if self.mail.is_some() {
+                        lost.clone()
+                    } else {
+                        None
+                    }
+                }),
+                delivery,
+            })
+            .collect();
+        TransactionReport {
+            id: self.id,
+            outcome,
+            recipients,
+        }
+    }
+
+    fn outcome(&self, error: Option<&Error>) -> Outcome {
+        if let Some(local) = &self.local {
+            return match local {
+                LocalFailure::Invalid(e) => Outcome::InvalidForServer(e.clone()),
+                LocalFailure::Body(e) => Outcome::InvalidBody(*e),
+                LocalFailure::TooLarge(limit) => Outcome::TooLarge { limit: *limit },
+            };
+        }
+        let refused = |stage, reply: &Reply| Outcome::Rejected {
+            stage,
+            reply: reply.clone(),
+        };
+        match &self.mail {
+            Some(reply) if !reply.is_positive_completion() => return refused(Stage::Mail, reply),
+            _ => {}
+        }
+        if let Some(reply) = &self.chunk_failure {
+            return refused(Stage::Bdat, reply);
+        }
+        if let Some(reply) = self
+            .data
+            .as_ref()
+            .filter(|r| r.code() != ReplyCode::START_MAIL_INPUT)
+        {
+            return refused(Stage::Data, reply);
+        }
+        if self.mail.is_some()
+            && self.accepted_recipients() == 0
+            && self.rcpts.iter().all(Option::is_some)
+        {
+            return Outcome::NoRecipientAccepted;
+        }
+        if let Some(reply) = &self.end {
+            return if reply.is_positive_completion() {
+                Outcome::Accepted(reply.clone())
+            } else {
+                refused(Stage::DataEnd, reply)
+            };
+        }
+        if let Some(reply) = self
+            .deliveries
+            .iter()
+            .flatten()
+            .find(|r| r.is_positive_completion())
+        {
+            return Outcome::Accepted(reply.clone());
+        }
+        if let Some(reply) = self.deliveries.iter().flatten().next() {
+            return refused(Stage::DataEnd, reply);
+        }
+        match error {
+            Some(e) if self.end_sent => Outcome::Unknown(e.clone()),
+            Some(e) => Outcome::Aborted(e.clone()),
+            None => Outcome::Aborted(Error::ConnectionLost(Stage::Idle)),
+        }
+    }
+}
+
+/// The `451` a lost connection stands for (RFC 5321 §3.8).
+pub(crate) fn lost_connection_reply() -> Reply {
+    let text = Bytes::from_static(b"4.4.2 connection lost before the server replied");
+    let status = crate::wire::reply::EnhancedStatus::new(4, 4, 2).map(|s| (s, 6));
+    Reply::from_lines(
+        ReplyCode::LOCAL_ERROR,
+        alloc::vec![crate::wire::reply::ReplyLine::new(text, status)],
+    )
+}
