@@ -54,6 +54,9 @@ enum Phase {
 struct Expect {
     what: Expected,
     deadline: Instant,
+    /// Whether the command's bytes were handed to the driver: a reply to a command still in
+    /// the output buffer cannot be genuine (SECURITY.md B14).
+    sent: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,6 +242,9 @@ impl Client {
             if !self.out.is_empty() {
                 let deadline = self.out_deadline;
                 self.write_deadline = Some(deadline);
+                for expect in &mut self.expected {
+                    expect.sent = true;
+                }
                 return Ok(Action::Transmit {
                     data: self.out.split().freeze(),
                     deadline,
@@ -284,10 +290,11 @@ impl Client {
         if self.error.is_some() || self.phase == Phase::Closed {
             return;
         }
-        let stage = self
-            .expected
-            .front()
-            .map_or(Stage::Idle, |e| e.what.stage());
+        let stage = match self.expected.front() {
+            Some(expect) => expect.what.stage(),
+            None if matches!(self.phase, Phase::TlsFirst | Phase::Handshake) => Stage::TlsHandshake,
+            None => Stage::Idle,
+        };
         if stage == Stage::Quit {
             return self.closed();
         }

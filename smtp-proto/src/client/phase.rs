@@ -38,7 +38,7 @@ impl Client {
             let line = TranscriptLine::Received(alloc::string::ToString::to_string(&reply));
             self.events.push_back(Event::Transcript(line));
         }
-        let Some(expect) = self.expected.pop_front() else {
+        let Some(expect) = self.expected.pop_front().filter(|e| e.sent) else {
             // RFC 5321 §4.2: one reply per command; only 421 may come unasked (B14, F7).
             return self.fail(if reply.is_service_closing() {
                 Error::ServiceClosing(reply)

@@ -81,7 +81,12 @@ impl Client {
             txn.in_flight += 1;
         }
         let deadline = self.now.saturating_add(timeout);
-        self.expected.push_back(Expect { what, deadline });
+        self.expected.push_back(Expect {
+            what,
+            deadline,
+            // The greeting answers no command: it may arrive at any time.
+            sent: what == Expected::Greeting,
+        });
     }
 
     fn mark_output(&mut self) {

@@ -24,6 +24,8 @@ pub enum Step<'a> {
     Eof,
     /// Time passes by this many seconds, then the driver reports a timeout.
     Wait(u64),
+    /// Forget what the client sent so far, unchecked (after a shared prelude).
+    Skip,
 }
 
 /// How the server's bytes are cut into reads.
@@ -208,6 +210,7 @@ pub fn play_with(config: Config, setup: &dyn Fn(&mut Client), steps: &[Step], fe
                 player.client.handle_eof(player.now);
                 player.drive();
             }
+            Step::Skip => player.sent.clear(),
             Step::Wait(seconds) => {
                 player.now = player.now.saturating_add(Duration::from_secs(seconds));
                 player.client.handle_timeout(player.now);
@@ -262,3 +265,27 @@ pub fn one_message(client: &mut Client) {
         )
         .expect("queued");
 }
+
+/// The steps that bring a session in `mode` to ready, ending with `ehlo` as the (last) EHLO
+/// reply. What the client sent before that reply is skipped; what it sends in answer to it is
+/// left for the next `Client` step.
+pub fn established(mode: smtp_proto::TlsMode, ehlo: &'static [u8]) -> Vec<Step<'static>> {
+    use smtp_proto::TlsMode;
+    let mut steps = match mode {
+        TlsMode::Implicit => vec![Step::Tls { verified: true }, Step::Server(b"220 mx\r\n")],
+        TlsMode::StartTls | TlsMode::StartTlsOpportunistic => vec![
+            Step::Server(b"220 mx\r\n"),
+            Step::Server(b"250-mx\r\n250 STARTTLS\r\n"),
+            Step::Server(b"220 go ahead\r\n"),
+            Step::Tls { verified: true },
+        ],
+        _ => vec![Step::Server(b"220 mx\r\n")],
+    };
+    steps.push(Step::Skip);
+    steps.push(Step::Server(ehlo));
+    steps
+}
+
+/// The modes with TLS, for running a case in each (SECURITY.md G10).
+pub const TLS_MODES: [smtp_proto::TlsMode; 2] =
+    [smtp_proto::TlsMode::StartTls, smtp_proto::TlsMode::Implicit];
