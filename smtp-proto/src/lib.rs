@@ -5,14 +5,77 @@
 //! every IO and passes the results in. That makes the protocol logic testable byte for byte,
 //! fuzzable, and usable from any runtime.
 //!
-//! # What is here
+//! # The driving loop
 //!
-//! The wire layer, which every higher layer builds on:
+//! A [`Client`] is one SMTP session. The driver owns the socket and the clock; it asks the client
+//! what to do with [`Client::next_action`], does it, and reports back:
+//!
+//! ```
+//! use smtp_proto::{Action, Client, ClientId, Config, Envelope, Event, Instant, Mailbox, TlsMode};
+//!
+//! // Port 587: STARTTLS. (Port 465 would be `TlsMode::Implicit`; see `TlsMode::for_port`.)
+//! let mode = TlsMode::for_port(587).expect("a well-known port");
+//! let config = Config::new(ClientId::parse("client.example")?, mode);
+//! let mut client = Client::new(Instant::ZERO, config);
+//! let to = [Mailbox::parse("b@example.net")?];
+//! client.send(Envelope::new(Mailbox::parse("a@example.com")?, to), "Subject: hi\r\n\r\nHi\r\n".into())?;
+//! client.quit()?;
+//!
+//! // The server's side of the conversation, standing in for a socket.
+//! let mut server = [
+//!     &b"220 mx.example ESMTP\r\n"[..],
+//!     b"250-mx.example\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+//!     b"220 go ahead\r\n",
+//!     b"250-mx.example\r\n250 PIPELINING\r\n",
+//!     b"250 ok\r\n250 ok\r\n354 go\r\n",
+//!     b"250 Ok 0100019ac1b2c3d4-000000\r\n221 bye\r\n",
+//! ]
+//! .into_iter();
+//! let now = Instant::ZERO; // a real driver passes its monotonic clock
+//! let mut message_id = None;
+//! loop {
+//!     match client.next_action(now)? {
+//!         // Write everything before the deadline (keep reading meanwhile if you can).
+//!         Action::Transmit { data, deadline: _ } => { let _ = data; }
+//!         // Read once; on EOF call handle_eof, past the deadline handle_timeout.
+//!         Action::Receive { deadline: _ } => match server.next() {
+//!             Some(bytes) => client.handle_input(now, bytes),
+//!             None => client.handle_eof(now),
+//!         },
+//!         // Run the TLS handshake on the same socket, then say how it went.
+//!         Action::UpgradeTls { .. } => client.handle_tls_established(now, smtp_proto::TlsInfo::new(true))?,
+//!         Action::Event(Event::Transaction(report)) => {
+//!             message_id = report.message_id().map(String::from);
+//!         }
+//!         Action::Event(_) => {}
+//!         Action::Idle | Action::Close => break,
+//!         _ => {}
+//!     }
+//! }
+//! assert_eq!(message_id.as_deref(), Some("0100019ac1b2c3d4-000000"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The contract:
+//!
+//! - **One ordered output.** The client decides the order of everything, so a driver cannot
+//!   get it wrong. Events come before a sticky error, so every queued message is reported.
+//! - **Time comes in.** Every wait has an absolute deadline set when it starts (RFC 5321
+//!   §4.5.3.2); partial data never extends it. A timeout ends the session.
+//! - **Errors are sticky**; caller mistakes are a separate [`UsageError`] that changes nothing.
+//!   A refused recipient or message is a result in its [`TransactionReport`], not an error.
+//! - **TLS.** With STARTTLS, any byte after the `220` is fatal, and everything learned before
+//!   the handshake is forgotten (RFC 3207 §4.2). A driver must not put a read buffer between the
+//!   socket and the client: the client is the only buffer, so it alone sees the TLS boundary.
+//! - **Credentials** go only over verified TLS unless the configuration says otherwise by name.
+//!
+//! # The wire layer
+//!
+//! Everything the session is built from is public for those who build their own:
 //!
 //! - [`ReplyDecoder`] frames and parses server replies incrementally (RFC 5321 §4.2), under hard
 //!   [`ReplyLimits`]; [`Reply`] keeps the code, the enhanced status code (RFC 3463) and the text.
-//! - [`Capabilities`] reads an EHLO reply into typed extensions (SIZE, PIPELINING, STARTTLS,
-//!   AUTH, CHUNKING, DSN, LIMITS, ...).
+//! - [`Capabilities`] reads an EHLO reply into typed extensions.
 //! - [`Command`] encodes every client command from validated values ([`Mailbox`],
 //!   [`ClientId`], [`MailParameters`], ...), so a command carrying CR, LF or NUL, a path that
 //!   breaks out of `<...>`, or a parameter the server did not advertise cannot be built.
@@ -20,27 +83,10 @@
 //!   [`BdatEncoder`] the BDAT chunks (RFC 3030), both canonicalising line endings so that no
 //!   SMTP-smuggling sequence survives.
 //!
-//! ```
-//! use bytes::BytesMut;
-//! use smtp_proto::{Capabilities, ClientId, Command, ReplyDecoder};
-//!
-//! let mut out = BytesMut::new();
-//! Command::Ehlo(ClientId::parse("client.example")?).encode(&mut out);
-//! assert_eq!(&out[..], b"EHLO client.example\r\n");
-//!
-//! let mut decoder = ReplyDecoder::default();
-//! decoder.feed(b"250-mx.example\r\n250-PIPELINING\r\n250 STAR");
-//! assert!(decoder.next_reply()?.is_none()); // need more bytes
-//! decoder.feed(b"TTLS\r\n");
-//! let reply = decoder.next_reply()?.expect("a complete reply");
-//! let caps = Capabilities::from_ehlo_reply(&reply).expect("a 250 reply");
-//! assert!(caps.pipelining() && caps.starttls());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
 //! # Non-goals
 //!
-//! No MIME building, no DNS, no retry queue. This crate speaks SMTP on one connection.
+//! No MIME building, no DNS, no retry queue, no connection pool. This crate speaks SMTP on one
+//! connection. CRAM-MD5 and SCRAM are recognised in EHLO but not implemented.
 //!
 //! # `no_std`
 //!
