@@ -545,3 +545,95 @@ fn streamed_bodies_with_backpressure() {
         String::from_utf8_lossy(&sent)
     );
 }
+
+#[test]
+fn rcptmax_limits_recipients_and_reports_the_rest_unsent() {
+    let mut steps = established(
+        TlsMode::InsecurePlaintext,
+        b"250-mx\r\n250-PIPELINING\r\n250 LIMITS RCPTMAX=2\r\n",
+    );
+    steps.extend([
+        Client(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n"),
+        Server(b"250 ok\r\n550 no\r\n550 no\r\n354 go\r\n"),
+        Client(b".\r\n"),
+        Server(b"554 no valid recipients\r\n"),
+    ]);
+    let run = play(
+        &plain(),
+        |c| {
+            c.send(envelope(&["b", "c", "d"]), "x\r\n".into())
+                .expect("queued");
+        },
+        &steps,
+    );
+    let report = run.report();
+    assert_eq!(report.outcome, Outcome::NoRecipientAccepted);
+    assert!(
+        report.recipients[2].reply.is_none(),
+        "over RCPTMAX: not sent"
+    );
+}
+
+#[test]
+fn lmtp_lone_dot_waits_for_no_reply() {
+    let mut cfg = plain();
+    cfg.lmtp = true;
+    let mut steps = established(
+        TlsMode::InsecurePlaintext,
+        b"250-lmtp\r\n250 PIPELINING\r\n",
+    );
+    steps.extend([
+        Skip,
+        Server(b"250 ok\r\n550 no\r\n354 go\r\n"),
+        Client(b".\r\n"),
+    ]);
+    let run = play(&cfg, one_message, &steps);
+    assert_eq!(run.report().outcome, Outcome::NoRecipientAccepted);
+}
+
+#[test]
+fn streamed_bdat_body_error_at_the_end_is_reported() {
+    let mut cfg = plain();
+    cfg.bare_line_endings = smtp_proto::BareLineEndings::Reject;
+    let mut client = Client::new(Instant::ZERO, cfg);
+    let now = Instant::ZERO;
+    let id = client
+        .send_streamed(envelope(&["b"]), smtp_proto::StreamedBody::default())
+        .expect("queued");
+    client
+        .push_body(id, "ends in a bare cr\r".into())
+        .expect("room");
+    client.finish_body(id).expect("open");
+    let mut replies = [
+        &b"220 mx\r\n"[..],
+        b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n",
+        b"250 ok\r\n250 ok\r\n",
+        b"250 ok\r\n",
+    ]
+    .into_iter();
+    let mut report = None;
+    let mut sent = Vec::new();
+    loop {
+        match client.next_action(now).expect("no error") {
+            Action::Transmit { data, .. } => sent.extend_from_slice(&data),
+            Action::Receive { .. } => match replies.next() {
+                Some(bytes) => client.handle_input(now, bytes),
+                None => break,
+            },
+            Action::Event(smtp_proto::Event::Transaction(r)) => report = Some(r),
+            Action::Idle => break,
+            _ => {}
+        }
+    }
+    let report = report.expect("reported");
+    assert_eq!(
+        report.outcome,
+        Outcome::InvalidBody(smtp_proto::DataError::BareLineEnding)
+    );
+    assert!(
+        sent.ends_with(b"RSET\r\n"),
+        "{}",
+        String::from_utf8_lossy(&sent)
+    );
+    assert!(!String::from_utf8_lossy(&sent).contains("LAST"));
+}

@@ -323,14 +323,20 @@ impl Client {
             if lone_dot {
                 // RFC 2920 §3.1: DATA accepted although nothing else was: send only the dot,
                 // the transaction fails (D10).
+                self.mark_output();
                 self.out.extend_from_slice(b".\r\n");
                 self.with_txn(id, |txn| {
                     txn.data = Some(reply);
                     txn.end_sent = true;
                     txn.next = Next::Done;
                 });
-                let timeout = self.config.timeouts.data_termination;
-                return self.expect(Expected::DataEnd { id, rcpt: None }, timeout);
+                // LMTP answers the end of data once per accepted recipient: here, never
+                // (RFC 2033 §4.2).
+                if !self.config.lmtp {
+                    let timeout = self.config.timeouts.data_termination;
+                    self.expect(Expected::DataEnd { id, rcpt: None }, timeout);
+                }
+                return;
             }
             return self.with_txn(id, |txn| {
                 txn.data = Some(reply);

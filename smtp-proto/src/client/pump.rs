@@ -8,7 +8,7 @@ use super::event::{Event, TranscriptLine};
 
 use super::transaction::{BodySource, LocalFailure, Next};
 use super::{Client, Expect, Expected, Op, Phase, TransactionId};
-use crate::error::InvalidInput;
+use crate::error::{DataError, InvalidInput};
 use crate::types::params::BodyType;
 use crate::wire::bdat::{BdatChunk, BdatContent, BdatEncoder};
 use crate::wire::command::{Command, MailCommand, RcptCommand};
@@ -89,7 +89,7 @@ impl Client {
         });
     }
 
-    fn mark_output(&mut self) {
+    pub(super) fn mark_output(&mut self) {
         if self.out.is_empty() {
             self.out_deadline = self.now.saturating_add(self.config.timeouts.data_block);
         }
@@ -366,9 +366,13 @@ impl Client {
                     stream.buffered -= piece.len();
                     result = encoder.push(&piece);
                 }
-                if result.is_ok() && stream.finished && stream.pieces.is_empty() {
-                    // `finish` refuses a second call; the first one is all that matters.
-                    let _ = encoder.finish();
+                if result.is_ok() && stream.finished {
+                    // `finish` answers `Finished` to every call after the first, which ended
+                    // the body already; any other error is the body's.
+                    result = match encoder.finish() {
+                        Err(DataError::Finished) => Ok(()),
+                        other => other,
+                    };
                 }
                 result.map(|()| encoder.next_chunk())
             }

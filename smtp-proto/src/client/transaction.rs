@@ -246,10 +246,9 @@ impl Txn {
         {
             return refused(Stage::Data, reply);
         }
-        if self.mail.is_some()
-            && self.accepted_recipients() == 0
-            && self.rcpts.iter().all(Option::is_some)
-        {
+        let sent = self.rcpt_commands.len();
+        let all_answered = sent > 0 && self.rcpts.iter().take(sent).all(Option::is_some);
+        if self.mail.is_some() && self.accepted_recipients() == 0 && all_answered {
             return Outcome::NoRecipientAccepted;
         }
         if let Some(reply) = &self.end {
