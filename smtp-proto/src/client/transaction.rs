@@ -28,6 +28,11 @@ pub struct Recipient {
 /// The client adds SIZE, `BODY=8BITMIME` and SMTPUTF8 itself when the body or an address needs
 /// them and the server offers them (RFC 1870, RFC 6152, RFC 6531); the other parameters are
 /// sent as given, and refused locally if the server did not advertise them (SECURITY.md C8).
+///
+/// If the server advertises `LIMITS RCPTMAX` (RFC 9422) and there are more recipients, only
+/// the first RCPTMAX are sent; the others appear in the report with no reply, to be sent in
+/// another transaction. A recipient refused with `452` (too many recipients, RFC 5321
+/// §4.5.3.1.10) is reported the same way as any transient refusal, for the caller to retry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
     /// The reverse-path.
