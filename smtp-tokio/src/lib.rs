@@ -1,2 +1,40 @@
-//! Drives the `smtp-proto` core over tokio and rustls. The adapter is not written yet; this
-//! crate reserves its place in the workspace.
+//! Drives the [`smtp_proto`] client over tokio and rustls.
+//!
+//! The adapter is a loop: it asks the core what to do, does the IO, and reports back. It makes
+//! no protocol decisions, holds no read buffer of its own between the socket and the core (so
+//! nothing read before a TLS handshake can be used after it), bounds every read, write and
+//! handshake by the core's deadline, and sets `TCP_NODELAY` so that pipelined commands and
+//! message data never wait on Nagle's algorithm.
+//!
+//! ```no_run
+//! use smtp_tokio::{Endpoint, Options, connect};
+//! use smtp_tokio::smtp_proto::{ClientId, Credentials, Envelope, Mailbox};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // Amazon SES in us-east-1 on port 587: STARTTLS, picked from the port.
+//! let endpoint = Endpoint::ses("us-east-1", 587)?;
+//! let mut options = Options::new(endpoint, ClientId::parse("client.example")?);
+//! options.config.credentials = Some(Credentials::password("AKIA...", "secret")?);
+//! let mut session = connect(options).await?;
+//! let envelope = Envelope::new(Mailbox::parse("a@example.com")?, [Mailbox::parse("b@example.net")?]);
+//! let report = session.send(envelope, "Subject: hi\r\n\r\nHello\r\n".into()).await?;
+//! println!("{:?} {:?}", report.outcome, report.message_id());
+//! session.quit().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod endpoint;
+mod error;
+#[cfg(feature = "test-server")]
+pub mod server;
+mod session;
+mod tls;
+
+pub use endpoint::{Endpoint, SES_PORTS, ses_host};
+pub use error::Error;
+pub use session::{Options, Session, connect};
+pub use smtp_proto;
+pub use tls::TlsOptions;

@@ -1,0 +1,117 @@
+//! Where to connect, and how to encrypt: host, port and TLS mode, with the Amazon SES table.
+
+use smtp_proto::TlsMode;
+
+use crate::error::Error;
+
+/// A server to connect to: host name, port and TLS mode.
+///
+/// [`Endpoint::new`] picks the mode from the port for the well-known submission ports (465 and
+/// 2465 implicit TLS; 25, 587 and 2587 STARTTLS) and refuses any other port, so the two TLS
+/// modes cannot be mixed up silently. [`Endpoint::with_mode`] states the mode outright.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The host name (or IP address) to dial. It is also the name the certificate must carry
+    /// and the SNI sent (RFC 8314 §5.3, SECURITY.md G5).
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+    /// How the connection is encrypted.
+    pub tls: TlsMode,
+}
+
+impl Endpoint {
+    /// An endpoint on a well-known port, with the TLS mode that port implies
+    /// ([`TlsMode::for_port`]). Any other port is [`Error::PortNeedsTlsMode`].
+    pub fn new(host: impl Into<String>, port: u16) -> Result<Self, Error> {
+        let tls = TlsMode::for_port(port).ok_or(Error::PortNeedsTlsMode(port))?;
+        Ok(Self {
+            host: host.into(),
+            port,
+            tls,
+        })
+    }
+
+    /// An endpoint with an explicit TLS mode, for any port.
+    pub fn with_mode(host: impl Into<String>, port: u16, tls: TlsMode) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            tls,
+        }
+    }
+
+    /// Amazon SES in `region` (for example `us-east-1`) on one of its ports: 587, 2587 and 25
+    /// for STARTTLS, 465 and 2465 for implicit TLS ("TLS Wrapper").
+    ///
+    /// EC2 throttles outgoing traffic on port 25 by default; from EC2 use 587 or 2587.
+    pub fn ses(region: &str, port: u16) -> Result<Self, Error> {
+        let valid = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(Error::InvalidRegion(region.into()));
+        }
+        if !SES_PORTS.contains(&port) {
+            return Err(Error::PortNeedsTlsMode(port));
+        }
+        Self::new(ses_host(region), port)
+    }
+
+    /// Whether this port usually expects implicit TLS while the mode is STARTTLS: the hint for
+    /// a greeting that never comes (SECURITY.md G4).
+    pub(crate) fn looks_like_implicit_tls(&self) -> bool {
+        self.tls != TlsMode::Implicit && TlsMode::for_port(self.port) == Some(TlsMode::Implicit)
+    }
+}
+
+/// The ports Amazon SES listens on.
+pub const SES_PORTS: [u16; 5] = [25, 587, 2587, 465, 2465];
+
+/// The SMTP host name of Amazon SES in `region`, such as `email-smtp.us-east-1.amazonaws.com`.
+pub fn ses_host(region: &str) -> String {
+    format!("email-smtp.{region}.amazonaws.com")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_ports_pick_their_mode() {
+        assert_eq!(
+            Endpoint::new("h", 465).map(|e| e.tls),
+            Ok(TlsMode::Implicit)
+        );
+        assert_eq!(
+            Endpoint::new("h", 2465).map(|e| e.tls),
+            Ok(TlsMode::Implicit)
+        );
+        assert_eq!(
+            Endpoint::new("h", 587).map(|e| e.tls),
+            Ok(TlsMode::StartTls)
+        );
+        assert_eq!(
+            Endpoint::new("h", 2587).map(|e| e.tls),
+            Ok(TlsMode::StartTls)
+        );
+        assert_eq!(Endpoint::new("h", 25).map(|e| e.tls), Ok(TlsMode::StartTls));
+        assert_eq!(Endpoint::new("h", 2525), Err(Error::PortNeedsTlsMode(2525)));
+    }
+
+    #[test]
+    fn ses_presets() {
+        let e = Endpoint::ses("eu-west-1", 2465).expect("valid");
+        assert_eq!(e.host, "email-smtp.eu-west-1.amazonaws.com");
+        assert_eq!(e.tls, TlsMode::Implicit);
+        assert!(Endpoint::ses("us-east-1", 8080).is_err());
+        assert!(Endpoint::ses("us east", 587).is_err());
+    }
+
+    #[test]
+    fn g4_hint_for_starttls_on_an_implicit_port() {
+        assert!(Endpoint::with_mode("h", 465, TlsMode::StartTls).looks_like_implicit_tls());
+        assert!(!Endpoint::with_mode("h", 587, TlsMode::StartTls).looks_like_implicit_tls());
+    }
+}

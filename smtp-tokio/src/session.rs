@@ -1,0 +1,349 @@
+//! The IO loop around the core: one session on one connection.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rustls_pki_types::ServerName;
+use smtp_proto::{
+    Action, Client, ClientId, Config, Envelope, Event, Reply, StreamedBody, TlsInfo, TransactionId,
+    TransactionReport, TranscriptLine,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::tls::TlsOptions;
+
+/// How much the adapter reads at once; the core holds what it needs of it.
+const READ_SIZE: usize = 16 * 1024;
+
+/// Everything needed to open a session.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where to connect and how to encrypt. Its TLS mode overrides `config.tls`.
+    pub endpoint: Endpoint,
+    /// The core's configuration: client name, credentials, timeouts, policies.
+    pub config: Config,
+    /// Which certificates to trust.
+    pub tls: TlsOptions,
+}
+
+impl Options {
+    /// Options with the core's defaults and the default roots of trust.
+    pub fn new(endpoint: Endpoint, client_id: ClientId) -> Self {
+        let config = Config::new(client_id, endpoint.tls);
+        Self {
+            endpoint,
+            config,
+            tls: TlsOptions::default(),
+        }
+    }
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// An open SMTP session. Send messages with [`send`](Self::send) and friends, then
+/// [`quit`](Self::quit).
+pub struct Session {
+    client: Client,
+    stream: Option<Stream>,
+    connector: Option<TlsConnector>,
+    server_name: ServerName<'static>,
+    endpoint: Endpoint,
+    epoch: Instant,
+    buf: Box<[u8]>,
+    reports: Vec<TransactionReport>,
+    queries: Vec<Reply>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("endpoint", &self.endpoint)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects, then runs greeting, EHLO, TLS and AUTH; returns once messages can be sent.
+pub async fn connect(options: Options) -> Result<Session, Error> {
+    let Options {
+        endpoint,
+        mut config,
+        tls,
+    } = options;
+    config.tls = endpoint.tls;
+    config.transcript = tracing::enabled!(target: "smtp", tracing::Level::DEBUG);
+    let needs_tls = endpoint.tls != smtp_proto::TlsMode::InsecurePlaintext;
+    let connector = needs_tls.then(|| tls.connector()).transpose()?;
+    let server_name = ServerName::try_from(endpoint.host.clone())
+        .map_err(|_| Error::InvalidHostName(endpoint.host.clone()))?;
+    let epoch = Instant::now();
+    let connect_deadline = epoch + config.timeouts.greeting;
+    let address = (endpoint.host.as_str(), endpoint.port);
+    let tcp = timeout_at(connect_deadline, TcpStream::connect(address))
+        .await
+        .map_err(|_| Error::ConnectTimeout)??;
+    tcp.set_nodelay(true)?;
+    let mut session = Session {
+        client: Client::new(smtp_proto::Instant::ZERO, config),
+        stream: Some(Stream::Plain(tcp)),
+        connector,
+        server_name,
+        endpoint,
+        epoch,
+        buf: vec![0; READ_SIZE].into_boxed_slice(),
+        reports: Vec::new(),
+        queries: Vec::new(),
+        closed: false,
+    };
+    session.drive(|s| s.client.is_ready()).await?;
+    Ok(session)
+}
+
+impl Session {
+    /// Sends one message and waits for its report. A refused message is a report, not an error;
+    /// an error means the session failed.
+    pub async fn send(
+        &mut self,
+        envelope: Envelope,
+        body: Bytes,
+    ) -> Result<TransactionReport, Error> {
+        let id = self.client.send(envelope, body)?;
+        self.drive(|s| s.has_report(id)).await?;
+        self.take_report(id)
+    }
+
+    /// Sends several messages, pipelined when the server allows, and waits for all reports.
+    pub async fn send_all(
+        &mut self,
+        messages: impl IntoIterator<Item = (Envelope, Bytes)>,
+    ) -> Result<Vec<TransactionReport>, Error> {
+        let mut ids = Vec::new();
+        for (envelope, body) in messages {
+            ids.push(self.client.send(envelope, body)?);
+        }
+        self.drive(|s| ids.iter().all(|&id| s.has_report(id)))
+            .await?;
+        ids.into_iter().map(|id| self.take_report(id)).collect()
+    }
+
+    /// Sends a message whose body is read from `body`, in pieces, with constant memory.
+    pub async fn send_reader<R: AsyncRead + Unpin>(
+        &mut self,
+        envelope: Envelope,
+        mut body: R,
+        declared: StreamedBody,
+    ) -> Result<TransactionReport, Error> {
+        let id = self.client.send_streamed(envelope, declared)?;
+        let mut finished = false;
+        loop {
+            while !finished && self.client.body_room(id) > 0 {
+                let room = self.client.body_room(id).min(READ_SIZE);
+                let mut piece = vec![0; room];
+                let n = body.read(&mut piece).await?;
+                if n == 0 {
+                    self.client.finish_body(id)?;
+                    finished = true;
+                } else {
+                    piece.truncate(n);
+                    self.client.push_body(id, piece.into())?;
+                }
+            }
+            self.drive(|s| s.has_report(id) || (!finished && s.client.body_room(id) > 0))
+                .await?;
+            if self.has_report(id) {
+                return self.take_report(id);
+            }
+        }
+    }
+
+    /// Sends NOOP and returns the reply.
+    pub async fn noop(&mut self) -> Result<Reply, Error> {
+        self.client.noop()?;
+        self.drive(|s| !s.queries.is_empty()).await?;
+        Ok(self.queries.remove(0))
+    }
+
+    /// Sends QUIT, waits for the reply (or the end of the connection) and closes, with a TLS
+    /// close_notify first (RFC 8314 §3.4).
+    pub async fn quit(mut self) -> Result<(), Error> {
+        self.client.quit()?;
+        self.drive(|s| s.closed).await
+    }
+
+    /// The server's capabilities (after TLS, the post-TLS ones).
+    pub fn capabilities(&self) -> Option<&smtp_proto::Capabilities> {
+        self.client.capabilities()
+    }
+
+    /// Whether the connection is encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.client.tls().is_some()
+    }
+
+    fn has_report(&self, id: TransactionId) -> bool {
+        self.reports.iter().any(|r| r.id == id)
+    }
+
+    fn take_report(&mut self, id: TransactionId) -> Result<TransactionReport, Error> {
+        match self.reports.iter().position(|r| r.id == id) {
+            Some(index) => Ok(self.reports.remove(index)),
+            None => Err(Error::Usage(smtp_proto::UsageError::Closed)),
+        }
+    }
+
+    fn now(&self) -> smtp_proto::Instant {
+        smtp_proto::Instant::from_duration(self.epoch.elapsed())
+    }
+
+    fn deadline(&self, at: smtp_proto::Instant) -> Instant {
+        self.epoch + at.as_duration()
+    }
+
+    /// Runs the core's actions until `done` holds, the client has nothing to do, or the
+    /// session ends.
+    async fn drive(&mut self, mut done: impl FnMut(&Self) -> bool) -> Result<(), Error> {
+        loop {
+            if done(self) {
+                return Ok(());
+            }
+            let action = match self.client.next_action(self.now()) {
+                Ok(action) => action,
+                Err(error) => return Err(self.fail(error).await),
+            };
+            match action {
+                Action::Transmit { data, deadline } => self.transmit(&data, deadline).await?,
+                Action::Receive { deadline } => self.receive(deadline).await?,
+                Action::UpgradeTls { deadline } => self.upgrade(deadline).await?,
+                Action::Event(event) => self.on_event(event),
+                Action::Close => {
+                    self.shutdown().await;
+                    self.closed = true;
+                    return Ok(());
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn transmit(&mut self, data: &[u8], deadline: smtp_proto::Instant) -> Result<(), Error> {
+        let at = self.deadline(deadline);
+        let written = match self.stream.as_mut() {
+            Some(Stream::Plain(s)) => timeout_at(at, s.write_all(data)).await,
+            Some(Stream::Tls(s)) => {
+                timeout_at(at, async {
+                    s.write_all(data).await?;
+                    s.flush().await
+                })
+                .await
+            }
+            None => return Err(Error::Usage(smtp_proto::UsageError::Closed)),
+        };
+        match written {
+            Ok(result) => Ok(result?),
+            Err(_) => {
+                self.client.handle_timeout(self.now());
+                Ok(())
+            }
+        }
+    }
+
+    async fn receive(&mut self, deadline: smtp_proto::Instant) -> Result<(), Error> {
+        let at = self.deadline(deadline);
+        let buf = &mut self.buf[..];
+        let read = match self.stream.as_mut() {
+            Some(Stream::Plain(s)) => timeout_at(at, s.read(buf)).await,
+            Some(Stream::Tls(s)) => timeout_at(at, s.read(buf)).await,
+            None => return Err(Error::Usage(smtp_proto::UsageError::Closed)),
+        };
+        let now = self.now();
+        match read {
+            Err(_) => self.client.handle_timeout(now),
+            Ok(Ok(0)) => self.client.handle_eof(now),
+            Ok(Ok(n)) => self.client.handle_input(now, &self.buf[..n]),
+            // A reset or a TLS record error: the connection is gone.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.client.handle_eof(now)
+            }
+            Ok(Err(e)) => return Err(Error::Io(e)),
+        }
+        Ok(())
+    }
+
+    async fn upgrade(&mut self, deadline: smtp_proto::Instant) -> Result<(), Error> {
+        let (Some(Stream::Plain(tcp)), Some(connector)) =
+            (self.stream.take(), self.connector.clone())
+        else {
+            return Err(Error::TlsConfig(
+                "tls requested on a connection without tls".into(),
+            ));
+        };
+        let at = self.deadline(deadline);
+        match timeout_at(at, connector.connect(self.server_name.clone(), tcp)).await {
+            Ok(Ok(tls)) => {
+                self.stream = Some(Stream::Tls(Box::new(tls)));
+                // rustls verified the chain and the host name, or the handshake failed.
+                self.client
+                    .handle_tls_established(self.now(), TlsInfo::new(true))?;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(Error::TlsHandshake(e)),
+            Err(_) => {
+                self.client.handle_timeout(self.now());
+                Ok(())
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Transaction(report) => {
+                tracing::debug!(target: "smtp", id = ?report.id, outcome = ?report.outcome, "message");
+                self.reports.push(report);
+            }
+            Event::QueryReply(reply) => self.queries.push(reply),
+            Event::Transcript(TranscriptLine::Sent(line)) => {
+                tracing::debug!(target: "smtp", "C: {line}")
+            }
+            Event::Transcript(TranscriptLine::Received(line)) => {
+                tracing::debug!(target: "smtp", "S: {line}")
+            }
+            Event::Ready(_) => tracing::debug!(target: "smtp", "session ready"),
+            _ => {}
+        }
+    }
+
+    async fn fail(&mut self, error: smtp_proto::Error) -> Error {
+        self.shutdown().await;
+        let error = Error::Smtp(error);
+        if error.greeting_timeout() && self.endpoint.looks_like_implicit_tls() {
+            return Error::NoGreetingOnImplicitPort(self.endpoint.port);
+        }
+        error
+    }
+
+    async fn shutdown(&mut self) {
+        let closing = async {
+            match self.stream.take() {
+                Some(Stream::Plain(mut s)) => {
+                    let _ = s.shutdown().await;
+                }
+                Some(Stream::Tls(mut s)) => {
+                    let _ = s.shutdown().await;
+                }
+                None => {}
+            }
+        };
+        // Closing never waits long on a server that stopped reading.
+        let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
+    }
+}

@@ -1,0 +1,217 @@
+//! The adapter against the embedded test server, over real sockets and real TLS.
+
+use std::time::Duration;
+
+use smtp_tokio::server::{ServerOptions, TestServer};
+use smtp_tokio::smtp_proto::{
+    ClientId, Credentials, Envelope, Mailbox, Outcome, StreamedBody, Timeouts, TlsMode,
+};
+use smtp_tokio::{Endpoint, Error, Options, connect};
+
+fn options(server: &TestServer, mode: TlsMode) -> Options {
+    let endpoint = Endpoint::with_mode("localhost", server.addr().port(), mode);
+    let mut options = Options::new(endpoint, ClientId::parse("client.example").expect("valid"));
+    options
+        .tls
+        .add_ca_pem(server.ca_pem().as_bytes())
+        .expect("the server's CA");
+    options.config.credentials =
+        Some(Credentials::password("demo", "demo-password").expect("valid"));
+    options.config.timeouts = Timeouts::uniform(Duration::from_secs(5));
+    options
+}
+
+fn envelope(to: &[&str]) -> Envelope {
+    let to = to.iter().map(|t| Mailbox::parse(t).expect("valid"));
+    Envelope::new(Mailbox::parse("sender@example.com").expect("valid"), to)
+}
+
+#[tokio::test]
+async fn starttls_auth_and_send() {
+    let server = TestServer::start(ServerOptions::default())
+        .await
+        .expect("server");
+    let mut session = connect(options(&server, TlsMode::StartTls))
+        .await
+        .expect("session");
+    assert!(session.is_encrypted());
+    let report = session
+        .send(
+            envelope(&["rcpt@example.net"]),
+            "Subject: hi\r\n\r\n.dot\nbare lf\r\n".into(),
+        )
+        .await
+        .expect("sent");
+    assert!(report.is_accepted(), "{report:?}");
+    let id = report.message_id().expect("SES-style id").to_string();
+    session.quit().await.expect("quit");
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].id, id);
+    assert_eq!(received[0].data, b"Subject: hi\r\n\r\n.dot\r\nbare lf\r\n");
+    assert!(received[0].tls);
+    assert_eq!(received[0].user.as_deref(), Some("demo"));
+}
+
+#[tokio::test]
+async fn implicit_tls() {
+    let server = TestServer::start(ServerOptions {
+        implicit_tls: true,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("server");
+    let mut session = connect(options(&server, TlsMode::Implicit))
+        .await
+        .expect("session");
+    let report = session
+        .send(envelope(&["a@example.net"]), "x\r\n".into())
+        .await
+        .expect("sent");
+    assert!(report.is_accepted());
+    session.quit().await.expect("quit");
+    assert!(server.received()[0].tls);
+}
+
+#[tokio::test]
+async fn pipelined_batch_with_chunking_and_per_recipient_outcomes() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("smtp=debug")
+        .with_test_writer()
+        .try_init();
+    let server = TestServer::start(ServerOptions::default())
+        .await
+        .expect("server");
+    let mut session = connect(options(&server, TlsMode::StartTls))
+        .await
+        .expect("session");
+    let messages = (0..20).map(|i| {
+        (
+            envelope(&[
+                "ok@example.net",
+                "reject@example.net",
+                "tempfail@example.net",
+            ]),
+            format!("Message {i}\r\n").into(),
+        )
+    });
+    let reports = session.send_all(messages).await.expect("sent");
+    assert_eq!(reports.len(), 20);
+    for report in &reports {
+        assert!(report.is_accepted(), "{report:?}");
+        let accepted: Vec<bool> = report.recipients.iter().map(|r| r.accepted()).collect();
+        assert_eq!(accepted, [true, false, false]);
+        assert!(
+            report.recipients[2]
+                .reply
+                .as_ref()
+                .is_some_and(|r| r.is_transient())
+        );
+    }
+    session.quit().await.expect("quit");
+    let received = server.received();
+    assert_eq!(received.len(), 20);
+    assert!(received.iter().all(|m| m.to == ["ok@example.net"]));
+}
+
+#[tokio::test]
+async fn streamed_body_from_a_reader() {
+    let server = TestServer::start(ServerOptions {
+        chunking: false,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("server");
+    let mut session = connect(options(&server, TlsMode::StartTls))
+        .await
+        .expect("session");
+    let line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n";
+    let body = line.repeat(70_000);
+    let report = session
+        .send_reader(
+            envelope(&["a@example.net"]),
+            &body[..],
+            StreamedBody::default(),
+        )
+        .await
+        .expect("sent");
+    assert!(report.is_accepted());
+    session.quit().await.expect("quit");
+    assert_eq!(server.received()[0].data.len(), body.len());
+}
+
+#[tokio::test]
+async fn a13_untrusted_certificate_fails_the_handshake() {
+    let server = TestServer::start(ServerOptions::default())
+        .await
+        .expect("server");
+    let mut untrusting = options(&server, TlsMode::StartTls);
+    untrusting.tls.extra_roots.clear();
+    untrusting.tls.webpki_roots = true;
+    let error = connect(untrusting).await.expect_err("untrusted");
+    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(server.received().is_empty());
+}
+
+#[tokio::test]
+async fn g3_implicit_tls_against_a_plaintext_server_fails() {
+    let server = TestServer::start(ServerOptions::default())
+        .await
+        .expect("server");
+    let error = connect(options(&server, TlsMode::Implicit))
+        .await
+        .expect_err("plaintext server");
+    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn g4_starttls_against_an_implicit_tls_server_times_out() {
+    let server = TestServer::start(ServerOptions {
+        implicit_tls: true,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("server");
+    let mut opts = options(&server, TlsMode::StartTls);
+    opts.config.timeouts = Timeouts::uniform(Duration::from_millis(300));
+    let error = connect(opts).await.expect_err("no greeting");
+    assert!(error.is_timeout(), "{error:?}");
+}
+
+#[tokio::test]
+async fn wrong_password_is_an_auth_failure_with_the_reply() {
+    let server = TestServer::start(ServerOptions::default())
+        .await
+        .expect("server");
+    let mut opts = options(&server, TlsMode::StartTls);
+    opts.config.credentials = Some(Credentials::password("demo", "wrong").expect("valid"));
+    let error = connect(opts).await.expect_err("refused");
+    assert_eq!(error.reply().map(|r| r.code().get()), Some(535));
+}
+
+#[tokio::test]
+async fn refused_message_is_a_report_not_an_error() {
+    let server = TestServer::start(ServerOptions::default())
+        .await
+        .expect("server");
+    let mut session = connect(options(&server, TlsMode::StartTls))
+        .await
+        .expect("session");
+    let report = session
+        .send(envelope(&["reject@example.net"]), "x\r\n".into())
+        .await
+        .expect("report");
+    assert!(
+        matches!(
+            report.outcome,
+            Outcome::NoRecipientAccepted | Outcome::Rejected { .. }
+        ),
+        "{report:?}"
+    );
+    let next = session
+        .send(envelope(&["ok@example.net"]), "y\r\n".into())
+        .await
+        .expect("report");
+    assert!(next.is_accepted(), "the session goes on: {next:?}");
+    session.quit().await.expect("quit");
+}
