@@ -102,6 +102,7 @@
 extern crate alloc;
 
 pub mod client;
+pub mod endpoint;
 pub mod error;
 pub mod types;
 pub mod wire;
@@ -115,6 +116,7 @@ pub use client::event::{
 };
 pub use client::time::{Instant, Timeouts};
 pub use client::transaction::{Envelope, Recipient};
+pub use endpoint::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use error::{DataError, InvalidInput, ReplyError};
 pub use types::domain::{AddressLiteral, ClientId, Domain, Host};
 pub use types::mailbox::{ForwardPath, LocalPart, Mailbox, QueryArg, ReversePath};

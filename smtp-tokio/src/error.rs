@@ -29,12 +29,9 @@ pub enum Error {
     /// The request cannot be carried out (a bad value, a closed session).
     #[error(transparent)]
     Usage(#[from] UsageError),
-    /// A port without a well-known TLS mode was given without one.
-    #[error("port {0} has no well-known tls mode; choose one explicitly")]
-    PortNeedsTlsMode(u16),
-    /// Not a valid SES region name.
-    #[error("invalid region {0:?}")]
-    InvalidRegion(String),
+    /// The endpoint cannot be built (a port without a known TLS mode, a bad region).
+    #[error(transparent)]
+    Endpoint(#[from] smtp_proto::EndpointError),
     /// The host cannot be used as a TLS server name.
     #[error("invalid host name {0:?}")]
     InvalidHostName(String),
@@ -85,10 +82,9 @@ impl PartialEq for Error {
             }
             (Self::Smtp(a), Self::Smtp(b)) => a == b,
             (Self::Usage(a), Self::Usage(b)) => a == b,
-            (Self::PortNeedsTlsMode(a), Self::PortNeedsTlsMode(b))
-            | (Self::NoGreetingOnImplicitPort(a), Self::NoGreetingOnImplicitPort(b)) => a == b,
-            (Self::InvalidRegion(a), Self::InvalidRegion(b))
-            | (Self::InvalidHostName(a), Self::InvalidHostName(b))
+            (Self::Endpoint(a), Self::Endpoint(b)) => a == b,
+            (Self::NoGreetingOnImplicitPort(a), Self::NoGreetingOnImplicitPort(b)) => a == b,
+            (Self::InvalidHostName(a), Self::InvalidHostName(b))
             | (Self::TlsConfig(a), Self::TlsConfig(b)) => a == b,
             (Self::ConnectTimeout, Self::ConnectTimeout) => true,
             _ => false,

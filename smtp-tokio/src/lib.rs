@@ -26,15 +26,14 @@
 
 #![forbid(unsafe_code)]
 
-mod endpoint;
 mod error;
 #[cfg(feature = "test-server")]
 pub mod server;
 mod session;
 mod tls;
 
-pub use endpoint::{Endpoint, SES_PORTS, ses_host};
 pub use error::Error;
 pub use session::{Options, Session, connect};
 pub use smtp_proto;
+pub use smtp_proto::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use tls::TlsOptions;

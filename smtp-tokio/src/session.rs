@@ -14,9 +14,9 @@ use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::tls::TlsOptions;
+use smtp_proto::Endpoint;
 
 /// How much the adapter reads at once; the core holds what it needs of it.
 const READ_SIZE: usize = 16 * 1024;

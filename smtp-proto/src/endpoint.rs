@@ -1,8 +1,24 @@
 //! Where to connect, and how to encrypt: host, port and TLS mode, with the Amazon SES table.
+//!
+//! The adapters connect to an [`Endpoint`]; the rules that pair ports with TLS modes live here,
+//! once, so that no adapter decides them.
 
-use smtp_proto::TlsMode;
+use alloc::format;
+use alloc::string::String;
 
-use crate::error::Error;
+use crate::client::config::TlsMode;
+
+/// An endpoint that cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// A port without a well-known TLS mode was given without one.
+    #[error("port {0} has no well-known tls mode; choose one explicitly")]
+    PortNeedsTlsMode(u16),
+    /// Not a valid SES region name.
+    #[error("invalid region {0:?}")]
+    InvalidRegion(String),
+}
 
 /// A server to connect to: host name, port and TLS mode.
 ///
@@ -22,9 +38,9 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// An endpoint on a well-known port, with the TLS mode that port implies
-    /// ([`TlsMode::for_port`]). Any other port is [`Error::PortNeedsTlsMode`].
-    pub fn new(host: impl Into<String>, port: u16) -> Result<Self, Error> {
-        let tls = TlsMode::for_port(port).ok_or(Error::PortNeedsTlsMode(port))?;
+    /// ([`TlsMode::for_port`]). Any other port is [`EndpointError::PortNeedsTlsMode`].
+    pub fn new(host: impl Into<String>, port: u16) -> Result<Self, EndpointError> {
+        let tls = TlsMode::for_port(port).ok_or(EndpointError::PortNeedsTlsMode(port))?;
         Ok(Self {
             host: host.into(),
             port,
@@ -45,23 +61,23 @@ impl Endpoint {
     /// for STARTTLS, 465 and 2465 for implicit TLS ("TLS Wrapper").
     ///
     /// EC2 throttles outgoing traffic on port 25 by default; from EC2 use 587 or 2587.
-    pub fn ses(region: &str, port: u16) -> Result<Self, Error> {
+    pub fn ses(region: &str, port: u16) -> Result<Self, EndpointError> {
         let valid = !region.is_empty()
             && region
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !valid {
-            return Err(Error::InvalidRegion(region.into()));
+            return Err(EndpointError::InvalidRegion(region.into()));
         }
         if !SES_PORTS.contains(&port) {
-            return Err(Error::PortNeedsTlsMode(port));
+            return Err(EndpointError::PortNeedsTlsMode(port));
         }
         Self::new(ses_host(region), port)
     }
 
-    /// Whether this port usually expects implicit TLS while the mode is STARTTLS: the hint for
-    /// a greeting that never comes (SECURITY.md G4).
-    pub(crate) fn looks_like_implicit_tls(&self) -> bool {
+    /// Whether the port usually expects implicit TLS while the mode is not implicit TLS: the
+    /// hint to give when a greeting never comes (SECURITY.md G4).
+    pub fn looks_like_implicit_tls(&self) -> bool {
         self.tls != TlsMode::Implicit && TlsMode::for_port(self.port) == Some(TlsMode::Implicit)
     }
 }
@@ -77,6 +93,8 @@ pub fn ses_host(region: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use alloc::string::ToString;
 
     #[test]
     fn well_known_ports_pick_their_mode() {
@@ -97,7 +115,15 @@ mod tests {
             Ok(TlsMode::StartTls)
         );
         assert_eq!(Endpoint::new("h", 25).map(|e| e.tls), Ok(TlsMode::StartTls));
-        assert_eq!(Endpoint::new("h", 2525), Err(Error::PortNeedsTlsMode(2525)));
+        assert_eq!(
+            Endpoint::new("h", 2525),
+            Err(EndpointError::PortNeedsTlsMode(2525))
+        );
+        assert!(
+            EndpointError::PortNeedsTlsMode(2525)
+                .to_string()
+                .contains("2525")
+        );
     }
 
     #[test]
