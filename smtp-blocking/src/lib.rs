@@ -1,2 +1,38 @@
-//! Drives the `smtp-proto` core over `std::net` and native-tls. The adapter is not written yet;
-//! this crate reserves its place in the workspace.
+//! Drives the [`smtp_proto`] client over `std::net` and native-tls, for code without an async
+//! runtime. The same shape and names as `smtp-tokio`: switching is a change of import.
+//!
+//! The adapter is a loop: it asks the core what to do, does the IO, and reports back. It makes
+//! no protocol decisions, holds no read buffer of its own between the socket and the core,
+//! bounds every read, write and handshake by the core's absolute deadline (socket timeouts are
+//! recomputed before each call, so a server that drips one byte at a time still times out), and
+//! sets `TCP_NODELAY`.
+//!
+//! ```no_run
+//! use smtp_blocking::{Endpoint, Options, connect};
+//! use smtp_blocking::smtp_proto::{ClientId, Credentials, Envelope, Mailbox};
+//!
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // Amazon SES in us-east-1 on port 465: implicit TLS, picked from the port.
+//! let endpoint = Endpoint::ses("us-east-1", 465)?;
+//! let mut options = Options::new(endpoint, ClientId::parse("client.example")?);
+//! options.config.credentials = Some(Credentials::password("AKIA...", "secret")?);
+//! let mut session = connect(options)?;
+//! let envelope = Envelope::new(Mailbox::parse("a@example.com")?, [Mailbox::parse("b@example.net")?]);
+//! let report = session.send(envelope, "Subject: hi\r\n\r\nHello\r\n".into())?;
+//! println!("{:?} {:?}", report.outcome, report.message_id());
+//! session.quit()?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod session;
+mod tls;
+
+pub use error::Error;
+pub use session::{Options, Session, connect};
+pub use smtp_proto;
+pub use smtp_proto::{Endpoint, EndpointError, SES_PORTS, ses_host};
+pub use tls::TlsOptions;

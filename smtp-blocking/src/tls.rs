@@ -1,0 +1,54 @@
+//! Which certificates to trust, and the native-tls connector built from it.
+
+use native_tls::{Certificate, Protocol, TlsConnector};
+
+use crate::error::Error;
+
+/// The roots of trust for the server's certificate. Verification of the chain and of the host
+/// name is always on: there is no switch to turn it off.
+#[derive(Clone, Debug)]
+pub struct TlsOptions {
+    /// Trust the platform's store (OpenSSL's default paths on Linux). On by default.
+    pub platform_roots: bool,
+    /// More CA certificates, as PEM: for a private CA or a test server.
+    pub extra_roots: Vec<Vec<u8>>,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        Self {
+            platform_roots: true,
+            extra_roots: Vec::new(),
+        }
+    }
+}
+
+impl TlsOptions {
+    /// Adds the certificate in PEM text as a trusted root.
+    pub fn add_ca_pem(&mut self, pem: &[u8]) -> Result<(), Error> {
+        Certificate::from_pem(pem).map_err(|e| Error::TlsConfig(format!("ca pem: {e}")))?;
+        self.extra_roots.push(pem.to_vec());
+        Ok(())
+    }
+
+    /// Adds the certificate in a PEM file as a trusted root.
+    pub fn add_ca_file(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::TlsConfig(format!("{}: {e}", path.display())))?;
+        self.add_ca_pem(&pem)
+    }
+
+    /// The connector: TLS 1.2 or later (RFC 8314 §5, RFC 8997), certificate and host name
+    /// verified against the chosen roots.
+    pub(crate) fn connector(&self) -> Result<TlsConnector, Error> {
+        let mut builder = TlsConnector::builder();
+        builder.min_protocol_version(Some(Protocol::Tlsv12));
+        builder.disable_built_in_roots(!self.platform_roots);
+        for pem in &self.extra_roots {
+            let cert = Certificate::from_pem(pem).map_err(|e| Error::TlsConfig(e.to_string()))?;
+            builder.add_root_certificate(cert);
+        }
+        builder.build().map_err(|e| Error::TlsConfig(e.to_string()))
+    }
+}

@@ -1,0 +1,149 @@
+//! The blocking adapter against the embedded test server and hostile servers, over real
+//! sockets and real TLS.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use smtp_blocking::smtp_proto::{
+    ClientId, Credentials, Envelope, Mailbox, StreamedBody, Timeouts, TlsMode,
+};
+use smtp_blocking::{Endpoint, Error, Options, connect};
+use smtp_tokio::server::{ServerOptions, TestServer};
+
+/// The embedded server runs on its own runtime; the client under test is plain blocking code.
+fn server(options: ServerOptions) -> (tokio::runtime::Runtime, TestServer) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime
+        .block_on(TestServer::start(options))
+        .expect("server");
+    (runtime, server)
+}
+
+fn options(server: &TestServer, mode: TlsMode) -> Options {
+    let endpoint = Endpoint::with_mode("localhost", server.addr().port(), mode);
+    let mut options = Options::new(endpoint, ClientId::parse("client.example").expect("valid"));
+    options
+        .tls
+        .add_ca_pem(server.ca_pem().as_bytes())
+        .expect("the server's CA");
+    options.config.credentials =
+        Some(Credentials::password("demo", "demo-password").expect("valid"));
+    options.config.timeouts = Timeouts::uniform(Duration::from_secs(5));
+    options
+}
+
+fn envelope(to: &[&str]) -> Envelope {
+    let to = to.iter().map(|t| Mailbox::parse(t).expect("valid"));
+    Envelope::new(Mailbox::parse("sender@example.com").expect("valid"), to)
+}
+
+#[test]
+fn starttls_auth_and_send() {
+    let (_runtime, server) = server(ServerOptions::default());
+    let mut session = connect(options(&server, TlsMode::StartTls)).expect("session");
+    assert!(session.is_encrypted());
+    let report = session
+        .send(
+            envelope(&["rcpt@example.net"]),
+            "Subject: hi\r\n\r\n.dot\nbare lf\r\n".into(),
+        )
+        .expect("sent");
+    assert!(report.is_accepted(), "{report:?}");
+    let id = report.message_id().expect("SES-style id").to_string();
+    session.quit().expect("quit");
+    let received = server.received();
+    assert_eq!(received[0].id, id);
+    assert_eq!(received[0].data, b"Subject: hi\r\n\r\n.dot\r\nbare lf\r\n");
+    assert_eq!(received[0].user.as_deref(), Some("demo"));
+}
+
+#[test]
+fn implicit_tls_and_a_pipelined_batch() {
+    let (_runtime, server) = server(ServerOptions {
+        implicit_tls: true,
+        ..ServerOptions::default()
+    });
+    let mut session = connect(options(&server, TlsMode::Implicit)).expect("session");
+    let messages = (0..20).map(|i| {
+        (
+            envelope(&["ok@example.net", "reject@example.net"]),
+            format!("Message {i}\r\n").into(),
+        )
+    });
+    let reports = session.send_all(messages).expect("sent");
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.is_accepted() && !r.recipients[1].accepted())
+    );
+    session.quit().expect("quit");
+    assert_eq!(server.received().len(), 20);
+}
+
+#[test]
+fn streamed_body_from_a_reader() {
+    let (_runtime, server) = server(ServerOptions {
+        chunking: false,
+        ..ServerOptions::default()
+    });
+    let mut session = connect(options(&server, TlsMode::StartTls)).expect("session");
+    let body = b"0123456789abcdefghijklmnopqrstuvwxyz\r\n".repeat(100_000);
+    let report = session
+        .send_reader(
+            envelope(&["a@example.net"]),
+            &body[..],
+            StreamedBody::default(),
+        )
+        .expect("sent");
+    assert!(report.is_accepted());
+    session.quit().expect("quit");
+    assert_eq!(server.received()[0].data, body);
+}
+
+#[test]
+fn a13_untrusted_certificate_fails_the_handshake() {
+    let (_runtime, server) = server(ServerOptions::default());
+    let mut untrusting = options(&server, TlsMode::StartTls);
+    untrusting.tls.extra_roots.clear();
+    let error = connect(untrusting).expect_err("untrusted");
+    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(server.received().is_empty());
+}
+
+#[test]
+fn f2_slow_drip_server_times_out_on_the_absolute_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        if let Ok((mut socket, _)) = listener.accept() {
+            for byte in b"220 a greeting that never ends".iter().cycle() {
+                if socket.write_all(&[*byte]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    let endpoint = Endpoint::with_mode("127.0.0.1", port, TlsMode::InsecurePlaintext);
+    let mut options = Options::new(endpoint, ClientId::parse("client.example").expect("valid"));
+    options.config.timeouts = Timeouts::uniform(Duration::from_millis(600));
+    let started = Instant::now();
+    let error = connect(options).expect_err("times out");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "partial data never extends the deadline"
+    );
+}
+
+#[test]
+fn g4_starttls_against_an_implicit_tls_server_times_out() {
+    let (_runtime, server) = server(ServerOptions {
+        implicit_tls: true,
+        ..ServerOptions::default()
+    });
+    let mut opts = options(&server, TlsMode::StartTls);
+    opts.config.timeouts = Timeouts::uniform(Duration::from_millis(300));
+    assert!(connect(opts).expect_err("no greeting").is_timeout());
+}

@@ -1,0 +1,196 @@
+//! The blocking adapter against a real Postfix (`scripts/postfix.sh`), each message verified in
+//! the delivered Maildir.
+
+#[path = "../../testing/postfix.rs"]
+mod postfix;
+
+use std::time::Duration;
+
+use postfix::{IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER};
+use smtp_blocking::smtp_proto::{
+    ClientId, Credentials, Envelope, Error as SmtpError, Mailbox, Mechanism, StreamedBody,
+    Timeouts, TlsMode,
+};
+use smtp_blocking::{Endpoint, Error, Options, connect};
+
+fn options(postfix: &Postfix, port: u16, mode: TlsMode, auth: bool) -> Options {
+    let endpoint = Endpoint::with_mode("localhost", port, mode);
+    let mut options = Options::new(endpoint, ClientId::parse("client.example").expect("valid"));
+    options.tls.add_ca_pem(&postfix.ca_pem()).expect("ca");
+    options.config.timeouts = Timeouts::uniform(Duration::from_secs(20));
+    if auth {
+        options.config.credentials = Some(Credentials::password(USER, PASSWORD).expect("valid"));
+    }
+    options
+}
+
+fn envelope(to: &[&str]) -> Envelope {
+    let to = to.iter().map(|t| Mailbox::parse(t).expect("valid"));
+    Envelope::new(Mailbox::parse("sender@example.com").expect("valid"), to)
+}
+
+fn deliver(postfix: &Postfix, options: Options) -> String {
+    let id = postfix::unique_id("blocking");
+    let body = postfix::message(&id, "");
+    let mut session = connect(options).expect("session");
+    let report = session
+        .send(envelope(&["rcpt@example.net"]), body.clone().into())
+        .expect("report");
+    assert!(report.is_accepted(), "{report:?}");
+    session.quit().expect("quit");
+    let delivered = postfix.delivered(&id).expect("delivered");
+    assert_eq!(
+        postfix::delivered_body(&delivered),
+        postfix::expected_body(&body),
+        "body intact"
+    );
+    postfix::received_with(&delivered).expect("a Received header")
+}
+
+#[test]
+fn starttls_with_auth_plain_and_login_is_esmtpsa() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    assert_eq!(
+        deliver(
+            &postfix,
+            options(&postfix, STARTTLS_PORT, TlsMode::StartTls, true)
+        ),
+        "ESMTPSA"
+    );
+    let mut login = options(&postfix, STARTTLS_PORT, TlsMode::StartTls, true);
+    login.config.auth.preference = vec![Mechanism::Login];
+    assert_eq!(deliver(&postfix, login), "ESMTPSA");
+}
+
+#[test]
+fn implicit_tls_with_auth_is_esmtpsa() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    assert_eq!(
+        deliver(
+            &postfix,
+            options(&postfix, IMPLICIT_PORT, TlsMode::Implicit, true)
+        ),
+        "ESMTPSA"
+    );
+}
+
+#[test]
+fn plaintext_only_by_explicit_choice() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    assert_eq!(
+        deliver(
+            &postfix,
+            options(&postfix, PLAIN_PORT, TlsMode::InsecurePlaintext, false)
+        ),
+        "ESMTP"
+    );
+    let error = connect(options(
+        &postfix,
+        PLAIN_PORT,
+        TlsMode::InsecurePlaintext,
+        true,
+    ))
+    .expect_err("E1");
+    assert!(
+        matches!(error, Error::Smtp(SmtpError::AuthNeedsTls)),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn pipelined_chunking_batch_and_recipient_outcomes() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    let mut session =
+        connect(options(&postfix, STARTTLS_PORT, TlsMode::StartTls, true)).expect("session");
+    let ids: Vec<String> = (0..10)
+        .map(|i| postfix::unique_id(&format!("bbatch{i}")))
+        .collect();
+    let messages = ids.iter().map(|id| {
+        (
+            envelope(&[
+                "ok@example.net",
+                "reject@example.net",
+                "tempfail@example.net",
+            ]),
+            postfix::message(id, "").into(),
+        )
+    });
+    let reports = session.send_all(messages).expect("reports");
+    session.quit().expect("quit");
+    for report in &reports {
+        let codes: Vec<u16> = report
+            .recipients
+            .iter()
+            .map(|r| r.reply.as_ref().map_or(0, |r| r.code().get()))
+            .collect();
+        assert_eq!(codes, [250, 550, 450]);
+        assert!(report.is_accepted());
+    }
+    for id in &ids {
+        assert!(postfix.delivered(id).is_some(), "{id} delivered");
+    }
+}
+
+#[test]
+fn a_25_megabyte_message_streamed_from_a_file() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    let id = postfix::unique_id("bstream");
+    let line = "0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?\r\n";
+    let body = postfix::message(&id, &line.repeat(25 * 1024 * 1024 / line.len()));
+    let path = std::env::temp_dir().join(format!("{id}.eml"));
+    std::fs::write(&path, &body).expect("temporary file");
+    let file = std::fs::File::open(&path).expect("open");
+    let mut session =
+        connect(options(&postfix, IMPLICIT_PORT, TlsMode::Implicit, true)).expect("session");
+    let report = session
+        .send_reader(
+            envelope(&["big@example.net"]),
+            file,
+            StreamedBody::default(),
+        )
+        .expect("report");
+    let _ = std::fs::remove_file(&path);
+    assert!(report.is_accepted(), "{report:?}");
+    session.quit().expect("quit");
+    let delivered = postfix.delivered(&id).expect("delivered");
+    assert_eq!(
+        postfix::delivered_body(&delivered),
+        postfix::expected_body(&body),
+        "body intact"
+    );
+}
+
+#[test]
+fn refusals_surface_clearly() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    let mut wrong = options(&postfix, STARTTLS_PORT, TlsMode::StartTls, false);
+    wrong.config.credentials = Some(Credentials::password(USER, "wrong").expect("valid"));
+    let error = connect(wrong).expect_err("535");
+    assert_eq!(error.reply().map(|r| r.code().get()), Some(535));
+    let error = connect(options(&postfix, NO_TLS_PORT, TlsMode::StartTls, true)).expect_err("A1");
+    assert!(
+        matches!(error, Error::Smtp(SmtpError::StartTlsUnavailable)),
+        "{error:?}"
+    );
+    let mut untrusting = options(&postfix, IMPLICIT_PORT, TlsMode::Implicit, true);
+    untrusting.tls.extra_roots.clear();
+    assert!(matches!(
+        connect(untrusting).expect_err("A13"),
+        Error::TlsHandshake(_)
+    ));
+    let error = connect(options(&postfix, STARTTLS_PORT, TlsMode::Implicit, true))
+        .expect_err("plaintext greeting");
+    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+}
