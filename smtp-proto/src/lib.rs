@@ -135,6 +135,13 @@ pub use wire::escape::Escaped;
 pub use wire::reply::{EnhancedStatus, Reply, ReplyCode, ReplyLine, Severity};
 pub use wire::text::{BareLineEndings, TextPolicy};
 
+/// What the fuzz targets need beyond the public API: the private line parsers, so a target can
+/// check that framing and line parsing agree. Only built under `cfg(fuzzing)` (cargo-fuzz).
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    pub use crate::wire::parse::{LineFault, Separator, ehlo_line, ehlo_params, reply_line};
+}
+
 /// Compiles and runs the README's examples as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

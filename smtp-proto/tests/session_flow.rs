@@ -341,3 +341,40 @@ fn several_transactions_and_quit_without_reply_f8() {
     assert!(run.closed && run.error.is_none());
     assert!(matches!(run.report().outcome, Outcome::Accepted(_)));
 }
+
+#[test]
+fn unacknowledged_bytes_are_bounded() {
+    const N: usize = 5;
+    let mut cfg = config(TlsMode::InsecurePlaintext);
+    cfg.max_unacknowledged_bytes = 300;
+    let body = "x".repeat(200) + "\r\n";
+    let mut steps = vec![
+        Server(b"220 mx\r\n"),
+        Server(b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+    ];
+    for i in 0..N {
+        steps.push(Server(if i == 0 {
+            b"250 ok\r\n250 ok\r\n250 ok\r\n"
+        } else {
+            b"250 reset\r\n250 ok\r\n250 ok\r\n250 ok\r\n"
+        }));
+    }
+    // How the batch is cut depends on when replies arrive, so one feeding strategy is used.
+    let run = support::session::play_with(
+        cfg,
+        &|c: &mut smtp_proto::Client| {
+            for _ in 0..N {
+                c.send(envelope(&["b"]), body.clone().into())
+                    .expect("queued");
+            }
+        },
+        &steps,
+        support::session::Feed::Whole,
+    );
+    assert_eq!(run.reports().iter().filter(|r| r.is_accepted()).count(), N);
+    assert!(
+        run.writes_after_ready > 1,
+        "the batch was cut into {} writes",
+        run.writes_after_ready
+    );
+}

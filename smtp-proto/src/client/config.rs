@@ -179,6 +179,10 @@ pub struct Config {
     pub chunking: bool,
     /// The size of a BDAT chunk. Default 256 KiB.
     pub bdat_chunk_size: usize,
+    /// With pipelining, stop emitting once this many octets (commands and message data) await
+    /// their replies, so a slow server cannot make the output grow without bound. At least one
+    /// command always goes out. Default 4 MiB.
+    pub max_unacknowledged_bytes: usize,
     /// The most octets of a streamed body the client holds before
     /// [`push_body`](crate::Client::push_body) says "wait". Default 256 KiB.
     pub max_body_buffer: usize,
@@ -205,6 +209,7 @@ impl Config {
             pipelining: true,
             chunking: true,
             bdat_chunk_size: 256 * 1024,
+            max_unacknowledged_bytes: 4 * 1024 * 1024,
             max_body_buffer: 256 * 1024,
             lmtp: false,
             bare_line_endings: BareLineEndings::default(),

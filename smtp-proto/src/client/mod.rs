@@ -57,6 +57,8 @@ struct Expect {
     /// Whether the command's bytes were handed to the driver: a reply to a command still in
     /// the output buffer cannot be genuine (SECURITY.md B14).
     sent: bool,
+    /// The octets sent for it (command and any message data), counted until its reply.
+    bytes: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +172,7 @@ pub struct Client {
     write_deadline: Option<Instant>,
     handshake_deadline: Instant,
     expected: VecDeque<Expect>,
+    unacknowledged: usize,
     group_open: bool,
     events: VecDeque<Event>,
     ops: VecDeque<Op>,
@@ -202,6 +205,7 @@ impl Client {
             write_deadline: None,
             handshake_deadline: now.saturating_add(config.timeouts.tls_handshake),
             expected: VecDeque::new(),
+            unacknowledged: 0,
             group_open: false,
             events: VecDeque::new(),
             ops: VecDeque::new(),

@@ -38,7 +38,11 @@ impl Client {
             let line = TranscriptLine::Received(alloc::string::ToString::to_string(&reply));
             self.events.push_back(Event::Transcript(line));
         }
-        let Some(expect) = self.expected.pop_front().filter(|e| e.sent) else {
+        let popped = self.expected.pop_front();
+        if let Some(expect) = &popped {
+            self.unacknowledged = self.unacknowledged.saturating_sub(expect.bytes);
+        }
+        let Some(expect) = popped.filter(|e| e.sent) else {
             // RFC 5321 §4.2: one reply per command; only 421 may come unasked (B14, F7).
             return self.fail(if reply.is_service_closing() {
                 Error::ServiceClosing(reply)
@@ -335,6 +339,7 @@ impl Client {
                 if !self.config.lmtp {
                     let timeout = self.config.timeouts.data_termination;
                     self.expect(Expected::DataEnd { id, rcpt: None }, timeout);
+                    self.count_sent(3);
                 }
                 return;
             }

@@ -49,15 +49,21 @@ impl Client {
         self.config.pipelining && self.caps.as_ref().is_some_and(Capabilities::pipelining)
     }
 
-    /// Without PIPELINING every command waits for the previous reply (RFC 5321 §4.3.1).
+    /// Without PIPELINING every command waits for the previous reply (RFC 5321 §4.3.1); with
+    /// it, a group goes on until it must end or too many octets await replies.
     fn may_emit(&self) -> bool {
-        self.expected.is_empty() || (self.pipelining() && self.group_open)
+        self.expected.is_empty()
+            || (self.pipelining()
+                && self.group_open
+                && self.unacknowledged < self.config.max_unacknowledged_bytes)
     }
 
     /// Writes a command, and records the reply it waits for.
     pub(super) fn emit(&mut self, command: Command, what: Expected, timeout: core::time::Duration) {
         self.mark_output();
+        let before = self.out.len();
         command.encode(&mut self.out);
+        let octets = self.out.len() - before;
         if self.config.transcript {
             let line = alloc::string::ToString::to_string(&command.redacted());
             self.events
@@ -65,6 +71,15 @@ impl Client {
         }
         self.group_open = !command.ends_pipeline_group();
         self.expect(what, timeout);
+        self.count_sent(octets);
+    }
+
+    /// Adds octets sent for the latest expectation (its command, or message data after it).
+    pub(super) fn count_sent(&mut self, octets: usize) {
+        if let Some(expect) = self.expected.back_mut() {
+            expect.bytes += octets;
+            self.unacknowledged += octets;
+        }
     }
 
     /// Records a reply to wait for, with a deadline that starts now (SECURITY.md F1).
@@ -86,6 +101,7 @@ impl Client {
             deadline,
             // The greeting answers no command: it may arrive at any time.
             sent: what == Expected::Greeting,
+            bytes: 0,
         });
     }
 

@@ -2,6 +2,11 @@
 //!
 //! They work on one line at a time, after framing has removed the CRLF (DESIGN.md §4.7), and
 //! never see more than the decoder's line limit.
+//!
+//! The module is private; its `pub` items are reachable only through `crate::fuzzing`, which
+//! exists under `cfg(fuzzing)`.
+
+#![cfg_attr(not(fuzzing), allow(unreachable_pub))]
 
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while_m_n, take_while1};
@@ -14,7 +19,7 @@ use super::reply::{EnhancedStatus, ReplyCode};
 
 /// Whether a reply line is the last of its reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Separator {
+pub enum Separator {
     /// `"-"`: more lines follow.
     More,
     /// `SP` or the end of the line: this is the last line.
@@ -23,7 +28,7 @@ pub(crate) enum Separator {
 
 /// Why a framed line is not a reply line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LineFault {
+pub enum LineFault {
     /// Not `3DIGIT` followed by `SP`, `"-"` or the end of the line.
     NotSmtp,
     /// Three digits, but the first is not 2 to 5 (RFC 5321 §4.2: treat as fatal).
@@ -59,7 +64,7 @@ fn reply_separator(input: &[u8]) -> IResult<&[u8], Separator> {
 /// `Reply-line` without its CRLF: `Reply-code ( "-" / SP / "" ) [ textstring ]`
 /// (RFC 5321 §4.2). The text is returned as bytes, unchecked: hostile text is kept and escaped
 /// when shown (SECURITY.md B12), never a reason to misread the code.
-pub(crate) fn reply_line(line: &[u8]) -> Result<(ReplyCode, Separator, &[u8]), LineFault> {
+pub fn reply_line(line: &[u8]) -> Result<(ReplyCode, Separator, &[u8]), LineFault> {
     let (text, (code, separator)) = (reply_code, reply_separator)
         .parse(line)
         .map_err(|_: nom::Err<nom::error::Error<&[u8]>>| LineFault::NotSmtp)?;
@@ -129,7 +134,7 @@ fn whitespace(input: &[u8]) -> IResult<&[u8], &[u8]> {
 ///
 /// A keyword immediately followed by `=` is returned with `=` as the separator so the legacy
 /// `AUTH=PLAIN LOGIN` form can be recognised by the caller.
-pub(crate) fn ehlo_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
+pub fn ehlo_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let (rest, _) = whitespace(line).ok()?;
     let (rest, keyword) = ehlo_keyword(rest).ok()?;
     match rest.first() {
@@ -142,7 +147,7 @@ pub(crate) fn ehlo_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
 /// The `ehlo-param`s of an EHLO line, in order. A whitespace-separated token that is not an
 /// `ehlo-param` (it holds a control or non-ASCII octet) is skipped, not allowed to hide the
 /// parameters after it (SECURITY.md B19).
-pub(crate) fn ehlo_params(rest: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub fn ehlo_params(rest: &[u8]) -> impl Iterator<Item = &[u8]> {
     rest.split(|&b| b == b' ' || b == b'\t')
         .filter(|token| matches!(ehlo_param(token), Ok((after, _)) if after.is_empty()))
 }
