@@ -20,10 +20,12 @@ for target in "${TARGETS[@]}"; do
     echo "fuzzing $target for ${SECONDS_EACH}s"
     cargo +nightly fuzz run "$target" "fuzz/corpus/$target" "${seeds[@]}" -- \
         -dict=fuzz/smtp.dict -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 \
-        -print_final_stats=1 2>&1 | grep -E "^(#[0-9]+ *DONE|Done|stat::|SUMMARY|==[0-9]+==|thread)|panicked" || true
-    # cargo fuzz exits non-zero on a crash, which pipefail would hide behind grep: check.
-    if compgen -G "fuzz/artifacts/$target/crash-*" >/dev/null; then
-        echo "fuzz target $target crashed; inputs in fuzz/artifacts/$target" >&2
+        -print_final_stats=1 2>&1 |
+        grep -E "^(#[0-9]+[[:space:]]+DONE|Done|stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|SUMMARY|==[0-9]+==|thread)|panicked" || true
+    # A crash, OOM, timeout or leak leaves its input in fuzz/artifacts/<target>/; the exit
+    # status of cargo fuzz is hidden behind grep, so that is what decides.
+    if compgen -G "fuzz/artifacts/$target/*" >/dev/null; then
+        echo "fuzz target $target failed; inputs in fuzz/artifacts/$target" >&2
         exit 1
     fi
 done
