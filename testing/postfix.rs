@@ -61,6 +61,15 @@ impl Postfix {
     }
 }
 
+/// An envelope from `sender@example.com` to the given addresses.
+pub fn envelope(to: &[&str]) -> smtp_proto::Envelope {
+    let to = to
+        .iter()
+        .map(|t| smtp_proto::Mailbox::parse(t).expect("valid"));
+    let from = smtp_proto::Mailbox::parse("sender@example.com").expect("valid");
+    smtp_proto::Envelope::new(from, to)
+}
+
 /// A Message-ID no other test run uses.
 pub fn unique_id(tag: &str) -> String {
     let nanos = SystemTime::now()

@@ -127,14 +127,14 @@ impl Session {
         &mut self,
         messages: impl IntoIterator<Item = (Envelope, Bytes)>,
     ) -> Result<Vec<TransactionReport>, Error> {
-        let mut ids = Vec::new();
+        let mut wanted = 0;
         for (envelope, body) in messages {
-            ids.push(self.client.send(envelope, body)?);
+            self.client.send(envelope, body)?;
+            wanted += 1;
         }
         // Reports arrive only for queued messages, so counting them is enough: checking each id
         // on every step would cost time quadratic in the batch.
         let before = self.reports.len();
-        let wanted = ids.len();
         self.drive(|s| s.reports.len() - before >= wanted).await?;
         let mut reports: Vec<TransactionReport> = self.reports.drain(before..).collect();
         reports.sort_by_key(|r| r.id);

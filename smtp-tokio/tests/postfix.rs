@@ -6,10 +6,11 @@ mod postfix;
 
 use std::time::Duration;
 
-use postfix::{IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER};
+use postfix::{
+    IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER, envelope,
+};
 use smtp_tokio::smtp_proto::{
-    ClientId, Credentials, Envelope, Error as SmtpError, Mailbox, Mechanism, StreamedBody,
-    Timeouts, TlsMode,
+    ClientId, Credentials, Error as SmtpError, Mechanism, StreamedBody, Timeouts, TlsMode,
 };
 use smtp_tokio::{Endpoint, Error, Options, connect};
 
@@ -22,11 +23,6 @@ fn options(postfix: &Postfix, port: u16, mode: TlsMode, auth: bool) -> Options {
         options.config.credentials = Some(Credentials::password(USER, PASSWORD).expect("valid"));
     }
     options
-}
-
-fn envelope(to: &[&str]) -> Envelope {
-    let to = to.iter().map(|t| Mailbox::parse(t).expect("valid"));
-    Envelope::new(Mailbox::parse("sender@example.com").expect("valid"), to)
 }
 
 async fn deliver(postfix: &Postfix, options: Options) -> String {
