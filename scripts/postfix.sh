@@ -18,9 +18,21 @@ DIR=${SMTP_POSTFIX_DIR:-/var/tmp/smtp-postfix}
 ACTION=${1:-start}
 log() { echo "postfix.sh: $*" >&2; }
 
+# Stops a Dovecot started by an earlier run and waits until it is gone: a new one cannot start
+# while the old one still holds its sockets.
+stop_dovecot() {
+    local pattern="dovecot -c $DIR/dovecot.conf"
+    pkill -f "$pattern" >/dev/null 2>&1 || return 0
+    for _ in $(seq 50); do
+        pgrep -f "$pattern" >/dev/null || return 0
+        sleep 0.1
+    done
+    pkill -9 -f "$pattern" >/dev/null 2>&1 || true
+}
+
 if [ "$ACTION" = stop ]; then
     postfix stop >/dev/null 2>&1 || true
-    pkill -f "dovecot -c $DIR/dovecot.conf" >/dev/null 2>&1 || true
+    stop_dovecot
     exit 0
 fi
 
@@ -38,7 +50,7 @@ if ! command -v postfix >/dev/null || ! command -v dovecot >/dev/null || ! comma
 fi
 
 postfix stop >/dev/null 2>&1 || true
-pkill -f "dovecot -c $DIR/dovecot.conf" >/dev/null 2>&1 || true
+stop_dovecot
 rm -rf "$DIR"
 mkdir -p "$DIR/mail" "$DIR/dovecot-run"
 
@@ -127,7 +139,10 @@ service auth {
 }
 CONF
 
-dovecot -c "$DIR/dovecot.conf" </dev/null >/dev/null 2>&1
+if ! dovecot -c "$DIR/dovecot.conf" </dev/null >"$DIR/dovecot.start" 2>&1; then
+    log "dovecot did not start: $(cat "$DIR/dovecot.start")"
+    exit 1
+fi
 postfix check
 postfix start </dev/null >/dev/null 2>&1
 

@@ -4,5 +4,7 @@
 # `cargo test --workspace` with any extra arguments passed on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(bash scripts/postfix.sh)"
+# An assignment, not `eval "$(...)"`, so that a failed start stops the run here.
+postfix_env=$(bash scripts/postfix.sh)
+eval "$postfix_env"
 cargo test --workspace "$@"

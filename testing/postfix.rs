@@ -90,6 +90,25 @@ pub fn message(id: &str, extra_body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A message of at least `octets` octets carrying `id`, every line ending in CRLF so that a
+/// client can send it without a canonical copy; one line in eight starts with a dot.
+pub fn canonical_message(id: &str, octets: usize) -> Vec<u8> {
+    let mut message = format!(
+        "From: <sender@example.com>\r\nTo: <big@example.net>\r\nSubject: large body\r\n\
+         Message-ID: <{id}>\r\n\r\n"
+    )
+    .into_bytes();
+    let mut line = 0;
+    while message.len() < octets {
+        let lead = if line % 8 == 0 { "." } else { "" };
+        message.extend_from_slice(
+            format!("{lead}{line:08} 0123456789 abcdefghijklmnop\r\n").as_bytes(),
+        );
+        line += 1;
+    }
+    message
+}
+
 /// The body of `sent` as a Maildir file holds it: line endings LF, everything after the header.
 pub fn expected_body(sent: &[u8]) -> String {
     let text = String::from_utf8_lossy(sent).replace("\r\n", "\n");

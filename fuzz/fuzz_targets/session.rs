@@ -85,7 +85,7 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
                     assert!(!fed_during_upgrade, "input during the handshake was accepted");
                     assert!(deadline >= now);
                     if matches!(mode, TlsMode::Implicit | TlsMode::StartTls) && !verified {
-                        let text = String::from_utf8_lossy(&data);
+                        let text = String::from_utf8_lossy(&data.into_bytes()).into_owned();
                         for word in ["AUTH", "MAIL", "RCPT", "DATA", "BDAT"] {
                             assert!(!text.contains(word), "{word} before verified TLS");
                         }

@@ -1,14 +1,14 @@
 //! The IO loop around the core: one session on one connection.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use native_tls::{HandshakeError, TlsConnector, TlsStream};
 use smtp_proto::{
     Action, Client, ClientId, Config, Endpoint, Envelope, Event, Reply, StreamedBody, TlsInfo,
-    TransactionId, TransactionReport, TranscriptLine,
+    TransactionId, TransactionReport, TranscriptLine, Transmission,
 };
 
 use crate::error::Error;
@@ -16,6 +16,13 @@ use crate::tls::TlsOptions;
 
 /// How much the adapter reads at once; the core holds what it needs of it.
 const READ_SIZE: usize = 16 * 1024;
+
+/// Under TLS, segments shorter than this are gathered into one write, so that a command and its
+/// data share a record instead of going out as several small ones.
+const GATHER_SIZE: usize = 16 * 1024;
+
+/// The most segments one vectored write takes (well under every platform's `IOV_MAX`).
+const MAX_SLICES: usize = 64;
 
 /// Everything needed to open a session.
 #[derive(Clone, Debug)]
@@ -52,6 +59,38 @@ impl Stream {
             Self::Tls(s) => s.get_ref(),
         }
     }
+
+    /// Writes a prefix of `data` in one call: one vectored write on a plain socket. TLS copies
+    /// into records anyway and native-tls writes one slice at a time, so there short segments
+    /// are first gathered into `gathered` and large ones written directly.
+    fn write_some(
+        &mut self,
+        data: &Transmission,
+        gathered: &mut Vec<u8>,
+    ) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let filled = data.chunks_vectored(&mut slices);
+                s.write_vectored(&slices[..filled])
+            }
+            Self::Tls(s) => {
+                let first = data.chunk();
+                if first.len() >= GATHER_SIZE || first.len() == data.len() {
+                    return s.write(first);
+                }
+                gathered.clear();
+                for segment in data.segments() {
+                    let room = GATHER_SIZE - gathered.len();
+                    gathered.extend_from_slice(&segment[..segment.len().min(room)]);
+                    if gathered.len() == GATHER_SIZE {
+                        break;
+                    }
+                }
+                s.write(gathered)
+            }
+        }
+    }
 }
 
 /// An open SMTP session. Send messages with [`send`](Self::send) and friends, then
@@ -63,6 +102,7 @@ pub struct Session {
     endpoint: Endpoint,
     epoch: Instant,
     buf: Box<[u8]>,
+    gathered: Vec<u8>,
     reports: Vec<TransactionReport>,
     queries: Vec<Reply>,
     transcript: Vec<TranscriptLine>,
@@ -122,6 +162,7 @@ pub fn connect(options: Options) -> Result<Session, Error> {
         endpoint,
         epoch,
         buf: vec![0; READ_SIZE].into_boxed_slice(),
+        gathered: Vec::new(),
         reports: Vec::new(),
         queries: Vec::new(),
         transcript: Vec::new(),
@@ -250,7 +291,7 @@ impl Session {
                 Err(error) => return Err(self.fail(error)),
             };
             match action {
-                Action::Transmit { data, deadline } => self.transmit(&data, deadline)?,
+                Action::Transmit { data, deadline } => self.transmit(data, deadline)?,
                 Action::Receive { deadline } => self.receive(deadline)?,
                 Action::UpgradeTls { deadline } => self.upgrade(deadline)?,
                 Action::Event(Event::Transaction(report)) => self.reports.push(report),
@@ -267,7 +308,13 @@ impl Session {
         }
     }
 
-    fn transmit(&mut self, mut data: &[u8], deadline: smtp_proto::Instant) -> Result<(), Error> {
+    /// Writes a whole transmission before `deadline`, the caller's body buffers included
+    /// without gathering them into one buffer first.
+    fn transmit(
+        &mut self,
+        mut data: Transmission,
+        deadline: smtp_proto::Instant,
+    ) -> Result<(), Error> {
         while !data.is_empty() {
             let (Some(left), Some(stream)) = (self.remaining(deadline), self.stream.as_mut())
             else {
@@ -275,13 +322,9 @@ impl Session {
                 return Ok(());
             };
             stream.tcp().set_write_timeout(Some(left))?;
-            let written = match stream {
-                Stream::Plain(s) => s.write(data),
-                Stream::Tls(s) => s.write(data),
-            };
-            match written {
+            match stream.write_some(&data, &mut self.gathered) {
                 Ok(0) => return Err(Error::Io(ErrorKind::WriteZero.into())),
-                Ok(n) => data = &data[n..],
+                Ok(n) => data.advance(n),
                 Err(e) if is_timeout(&e) => {
                     self.client.handle_timeout(self.now());
                     return Ok(());

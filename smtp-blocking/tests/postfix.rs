@@ -6,11 +6,14 @@ mod postfix;
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use postfix::{
     IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER, envelope,
 };
 use smtp_blocking::smtp_proto::{
     ClientId, Credentials, Error as SmtpError, Mechanism, StreamedBody, Timeouts, TlsMode,
+    TranscriptLine,
 };
 use smtp_blocking::{Endpoint, Error, Options, connect};
 
@@ -164,6 +167,46 @@ fn a_25_megabyte_message_streamed_from_a_file() {
         postfix::expected_body(&body),
         "body intact"
     );
+}
+
+/// Whole bodies held in `Bytes` go out by reference (one vectored write in clear, gathered under
+/// TLS): with DATA, the dots RFC 5321 §4.5.2 adds go between the caller's lines; with BDAT
+/// (RFC 3030 §2), the chunks are slices of the body.
+#[test]
+fn large_bytes_bodies_with_data_and_bdat_in_clear_and_under_tls() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    for (port, mode, auth) in [
+        (PLAIN_PORT, TlsMode::InsecurePlaintext, false),
+        (IMPLICIT_PORT, TlsMode::Implicit, true),
+    ] {
+        for chunking in [false, true] {
+            let id = postfix::unique_id("bwhole");
+            let body = postfix::canonical_message(&id, 3 << 20);
+            let mut options = options(&postfix, port, mode, auth);
+            options.config.chunking = chunking;
+            options.config.transcript = true;
+            let mut session = connect(options).expect("session");
+            let report = session
+                .send(envelope(&["big@example.net"]), Bytes::from(body.clone()))
+                .expect("report");
+            assert!(report.is_accepted(), "{report:?}");
+            let verb = if chunking { "BDAT " } else { "DATA" };
+            let used = session
+                .take_transcript()
+                .iter()
+                .any(|line| matches!(line, TranscriptLine::Sent(sent) if sent.starts_with(verb)));
+            assert!(used, "{verb} on port {port}");
+            session.quit().expect("quit");
+            let delivered = postfix.delivered(&id).expect("delivered");
+            assert_eq!(
+                postfix::delivered_body(&delivered),
+                postfix::expected_body(&body),
+                "body intact on port {port}, chunking {chunking}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -90,7 +90,9 @@
 //!
 //! # `no_std`
 //!
-//! The crate is `#![no_std]` and needs only `alloc`.
+//! The crate is `#![no_std]` and needs only `alloc`. The `std` feature, on by default, only
+//! lets a [`Transmission`] hand all its segments to one vectored write; build with
+//! `default-features = false` where there is no `std`.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -100,6 +102,8 @@
 )]
 
 extern crate alloc;
+#[cfg(all(feature = "std", not(test)))]
+extern crate std;
 
 pub mod client;
 pub mod endpoint;
@@ -116,6 +120,7 @@ pub use client::event::{
 };
 pub use client::time::{Instant, Timeouts};
 pub use client::transaction::{Envelope, Recipient};
+pub use client::transmission::Transmission;
 pub use endpoint::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use error::{DataError, InvalidInput, ReplyError};
 pub use types::domain::{AddressLiteral, ClientId, Domain, Host};

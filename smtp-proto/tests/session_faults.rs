@@ -523,7 +523,7 @@ fn streamed_bodies_with_backpressure() {
     .into_iter();
     loop {
         match client.next_action(now).expect("no error") {
-            Action::Transmit { data, .. } => sent.extend_from_slice(&data),
+            Action::Transmit { data, .. } => sent.extend_from_slice(&data.into_bytes()),
             Action::Receive { .. } => match feed.next() {
                 Some(bytes) => client.handle_input(now, bytes),
                 None => break,
@@ -537,7 +537,7 @@ fn streamed_bodies_with_backpressure() {
     client.push_body(id, ".dot\n".into()).expect("room");
     client.finish_body(id).expect("open");
     while let Ok(Action::Transmit { data, .. }) = client.next_action(now) {
-        sent.extend_from_slice(&data);
+        sent.extend_from_slice(&data.into_bytes());
     }
     assert!(
         sent.ends_with(b"DATA\r\nline one\r\n..dot\r\n.\r\n"),
@@ -615,7 +615,7 @@ fn streamed_bdat_body_error_at_the_end_is_reported() {
     let mut sent = Vec::new();
     loop {
         match client.next_action(now).expect("no error") {
-            Action::Transmit { data, .. } => sent.extend_from_slice(&data),
+            Action::Transmit { data, .. } => sent.extend_from_slice(&data.into_bytes()),
             Action::Receive { .. } => match replies.next() {
                 Some(bytes) => client.handle_input(now, bytes),
                 None => break,

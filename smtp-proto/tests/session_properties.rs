@@ -92,7 +92,7 @@ proptest! {
                     Ok(Action::Transmit { data, deadline }) => {
                         prop_assert!(failed.is_none(), "transmit after {failed:?}");
                         prop_assert!(deadline >= now);
-                        let text = String::from_utf8_lossy(&data);
+                        let text = String::from_utf8_lossy(&data.into_bytes()).into_owned();
                         if matches!(mode, TlsMode::Implicit | TlsMode::StartTls) && !verified_tls {
                             for word in ["AUTH", "MAIL", "RCPT", "DATA", "BDAT"] {
                                 prop_assert!(!text.contains(word), "{word} before verified TLS: {text}");

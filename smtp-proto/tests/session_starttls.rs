@@ -170,7 +170,7 @@ fn a8_e3_nothing_from_before_tls_survives_the_handshake() {
         let mut out = Vec::new();
         while let Ok(action) = client.next_action(now) {
             match action {
-                Action::Transmit { data, .. } => out.extend_from_slice(&data),
+                Action::Transmit { data, .. } => out.extend_from_slice(&data.into_bytes()),
                 Action::Event(_) => {}
                 _ => break,
             }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use rustls_pki_types::ServerName;
 use smtp_proto::{
     Action, Client, ClientId, Config, Envelope, Event, Reply, StreamedBody, TlsInfo, TransactionId,
-    TransactionReport, TranscriptLine,
+    TransactionReport, TranscriptLine, Transmission,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -226,7 +226,7 @@ impl Session {
                 Err(error) => return Err(self.fail(error).await),
             };
             match action {
-                Action::Transmit { data, deadline } => self.transmit(&data, deadline).await?,
+                Action::Transmit { data, deadline } => self.transmit(data, deadline).await?,
                 Action::Receive { deadline } => self.receive(deadline).await?,
                 Action::UpgradeTls { deadline } => self.upgrade(deadline).await?,
                 Action::Event(event) => self.on_event(event),
@@ -240,13 +240,19 @@ impl Session {
         }
     }
 
-    async fn transmit(&mut self, data: &[u8], deadline: smtp_proto::Instant) -> Result<(), Error> {
+    /// Writes a transmission with vectored writes, so commands and the caller's body buffers go
+    /// out together without being gathered into one buffer first.
+    async fn transmit(
+        &mut self,
+        mut data: Transmission,
+        deadline: smtp_proto::Instant,
+    ) -> Result<(), Error> {
         let at = self.deadline(deadline);
         let written = match self.stream.as_mut() {
-            Some(Stream::Plain(s)) => timeout_at(at, s.write_all(data)).await,
+            Some(Stream::Plain(s)) => timeout_at(at, s.write_all_buf(&mut data)).await,
             Some(Stream::Tls(s)) => {
                 timeout_at(at, async {
-                    s.write_all(data).await?;
+                    s.write_all_buf(&mut data).await?;
                     s.flush().await
                 })
                 .await

@@ -6,6 +6,8 @@ mod postfix;
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use postfix::{
     IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER, envelope,
 };
@@ -222,6 +224,40 @@ async fn pipelined_chunking_batch_and_recipient_outcomes() {
     }
     for id in &ids {
         assert!(postfix.delivered(id).is_some(), "{id} delivered");
+    }
+}
+
+/// Whole bodies held in `Bytes` go out by reference (vectored writes, in clear and under TLS):
+/// with DATA, the dots RFC 5321 §4.5.2 adds go between the caller's lines; with BDAT
+/// (RFC 3030 §2), the chunks are slices of the body.
+#[tokio::test]
+async fn large_bytes_bodies_with_data_and_bdat_in_clear_and_under_tls() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    for (port, mode, auth) in [
+        (PLAIN_PORT, TlsMode::InsecurePlaintext, false),
+        (IMPLICIT_PORT, TlsMode::Implicit, true),
+    ] {
+        for chunking in [false, true] {
+            let id = postfix::unique_id("whole");
+            let body = postfix::canonical_message(&id, 3 << 20);
+            let mut options = options(&postfix, port, mode, auth);
+            options.config.chunking = chunking;
+            let mut session = connect(options).await.expect("session");
+            let report = session
+                .send(envelope(&["big@example.net"]), Bytes::from(body.clone()))
+                .await
+                .expect("report");
+            assert!(report.is_accepted(), "{report:?}");
+            session.quit().await.expect("quit");
+            let delivered = postfix.delivered(&id).expect("delivered");
+            assert_eq!(
+                postfix::delivered_body(&delivered),
+                postfix::expected_body(&body),
+                "body intact on port {port}, chunking {chunking}"
+            );
+        }
     }
 }
 

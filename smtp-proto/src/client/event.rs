@@ -2,10 +2,10 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use bytes::Bytes;
 
 use super::error::{Error, Stage};
 use super::time::Instant;
+use super::transmission::Transmission;
 use crate::error::{DataError, InvalidInput};
 use crate::types::mailbox::ForwardPath;
 use crate::wire::ehlo::Capabilities;
@@ -19,8 +19,8 @@ pub enum Action {
     /// Write all of `data` to the connection before `deadline`, then ask again. Reading may go
     /// on meanwhile: the client accepts replies while output is pending (SECURITY.md F11).
     Transmit {
-        /// The bytes to write.
-        data: Bytes,
+        /// The bytes to write: commands, and message data shared with the caller's `Bytes`.
+        data: Transmission,
         /// When the write must be done.
         deadline: Instant,
     },

@@ -8,9 +8,10 @@ mod phase;
 mod pump;
 pub mod time;
 pub mod transaction;
+pub mod transmission;
 
 use alloc::collections::VecDeque;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use self::auth::Sasl;
 use self::config::{Config, TlsMode};
@@ -18,13 +19,14 @@ use self::error::{Error, ProtocolError, Stage, UsageError};
 use self::event::{Action, Event, StreamedBody, TlsInfo, TransactionId};
 use self::time::Instant;
 use self::transaction::{BodySource, Envelope, StreamState, Txn};
+use self::transmission::Outbox;
 use crate::BodyType;
 use crate::types::mailbox::QueryArg;
 use crate::wire::bdat::{BdatContent, BdatEncoder};
 use crate::wire::command::Command;
 use crate::wire::decoder::ReplyDecoder;
 use crate::wire::ehlo::Capabilities;
-use crate::wire::text::TextPolicy;
+use crate::wire::text::{TextPolicy, is_canonical};
 
 /// Where the session stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,7 +169,7 @@ pub struct Client {
     phase: Phase,
     caps: Option<Capabilities>,
     tls: Option<TlsInfo>,
-    out: BytesMut,
+    out: Outbox,
     out_deadline: Instant,
     write_deadline: Option<Instant>,
     handshake_deadline: Instant,
@@ -200,7 +202,7 @@ impl Client {
             },
             caps: None,
             tls: None,
-            out: BytesMut::new(),
+            out: Outbox::default(),
             out_deadline: now,
             write_deadline: None,
             handshake_deadline: now.saturating_add(config.timeouts.tls_handshake),
@@ -250,7 +252,7 @@ impl Client {
                     expect.sent = true;
                 }
                 return Ok(Action::Transmit {
-                    data: self.out.split().freeze(),
+                    data: self.out.take(),
                     deadline,
                 });
             }
@@ -347,6 +349,10 @@ impl Client {
     /// Queues a message whose body is held whole. Line endings are made CRLF (or a bare CR or LF
     /// refused, by [`Config::bare_line_endings`]) and the body is checked now: NUL and lines over
     /// 998 octets are refused (SECURITY.md D1, D2, D7). A `BODY=BINARYMIME` body is sent as is.
+    ///
+    /// A body that already ends every line in CRLF is not copied: its octets go out by reference
+    /// in [`Transmission`](transmission::Transmission) segments, with BDAT as they are and with
+    /// DATA between the dots that RFC 5321 §4.5.2 adds.
     pub fn send(&mut self, envelope: Envelope, body: Bytes) -> Result<TransactionId, UsageError> {
         self.check_open(&envelope)?;
         let binary = envelope.params.body == Some(BodyType::BinaryMime);
@@ -354,6 +360,11 @@ impl Client {
             BodySource::Whole {
                 content: body,
                 eight_bit: true,
+            }
+        } else if is_canonical(&body) {
+            BodySource::Whole {
+                eight_bit: !body.is_ascii(),
+                content: body,
             }
         } else {
             let policy = TextPolicy {

@@ -328,7 +328,7 @@ impl Client {
                 // RFC 2920 §3.1: DATA accepted although nothing else was: send only the dot,
                 // the transaction fails (D10).
                 self.mark_output();
-                self.out.extend_from_slice(b".\r\n");
+                self.out.put_slice(b".\r\n");
                 self.with_txn(id, |txn| {
                     txn.data = Some(reply);
                     txn.end_sent = true;

@@ -1,7 +1,6 @@
 //! What goes out next: application work in order, pipelined where the server allows.
 
 use alloc::vec::Vec;
-use bytes::BufMut;
 
 use super::error::Error;
 use super::event::{Event, TranscriptLine};
@@ -15,6 +14,10 @@ use crate::wire::command::{Command, MailCommand, RcptCommand};
 use crate::wire::dot_stuff::DataEncoder;
 use crate::wire::ehlo::{Capabilities, SizeLimit};
 use crate::wire::text::TextPolicy;
+
+/// The most body octets one transmission carries with DATA: the segments and any copy made
+/// for dot-stuffing stay bounded however large the message.
+const DATA_WINDOW: usize = 256 * 1024;
 
 /// How far the transaction being sent got.
 enum Progress {
@@ -62,7 +65,7 @@ impl Client {
     pub(super) fn emit(&mut self, command: Command, what: Expected, timeout: core::time::Duration) {
         self.mark_output();
         let before = self.out.len();
-        command.encode(&mut self.out);
+        command.encode(self.out.tail());
         let octets = self.out.len() - before;
         if self.config.transcript {
             let line = alloc::string::ToString::to_string(&command.redacted());
@@ -273,7 +276,8 @@ impl Client {
         }
     }
 
-    /// After `354`: the body in transparent form and the terminator (RFC 5321 §4.5.2).
+    /// After `354`: the body in transparent form and the terminator (RFC 5321 §4.5.2). A whole
+    /// body goes out by reference, one window per transmission.
     fn emit_body(&mut self, index: usize) -> Progress {
         self.mark_output();
         let before = self.out.len();
@@ -286,19 +290,26 @@ impl Client {
         let id = txn.id;
         let result = match &mut txn.body {
             BodySource::Whole { content, .. } => {
-                DataEncoder::encode_all(policy, content, &mut self.out).map(|()| true)
+                let rest = txn.remaining.get_or_insert_with(|| content.clone());
+                let window = rest.split_to(line_window(rest));
+                self.out.push_stuffed(window);
+                let done = rest.is_empty();
+                if done {
+                    self.out.put_slice(b".\r\n");
+                }
+                Ok(done)
             }
             BodySource::Streamed(stream) => {
                 let encoder = stream.data.get_or_insert_with(|| DataEncoder::new(policy));
                 let mut result = Ok(stream.finished);
                 while let (Ok(_), Some(piece)) = (&result, stream.pieces.pop_front()) {
                     stream.buffered -= piece.len();
-                    if let Err(e) = encoder.push(&piece, &mut self.out) {
+                    if let Err(e) = encoder.push(&piece, self.out.tail()) {
                         result = Err(e);
                     }
                 }
                 match result {
-                    Ok(true) => encoder.finish(&mut self.out).map(|()| true),
+                    Ok(true) => encoder.finish(self.out.tail()).map(|()| true),
                     other => other,
                 }
             }
@@ -413,7 +424,7 @@ impl Client {
                     },
                     timeout,
                 );
-                self.out.put_slice(&chunk.data);
+                self.out.push_shared(chunk.data);
                 self.note_data(octets);
                 Progress::Continue
             }
@@ -427,4 +438,14 @@ impl Client {
             }
         }
     }
+}
+
+/// How much of a canonical body (every line ending in CRLF) one transmission carries with DATA:
+/// up to [`DATA_WINDOW`] octets, cut after a line's CRLF so the next window starts a line.
+fn line_window(rest: &[u8]) -> usize {
+    if rest.len() <= DATA_WINDOW {
+        return rest.len();
+    }
+    // Lines are at most 1000 octets, so a window of many lines always holds an LF.
+    memchr::memrchr(b'\n', &rest[..DATA_WINDOW]).map_or(rest.len(), |at| at + 1)
 }

@@ -65,6 +65,15 @@ impl DataEncoder {
     }
 }
 
+/// Where RFC 5321 §4.5.2 wants an extra `.` in canonical text that starts at a line start:
+/// before every line that begins with `.`.
+pub(crate) fn dot_positions(lines: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let first = (lines.first() == Some(&b'.')).then_some(0);
+    first
+        .into_iter()
+        .chain(memchr::memmem::find_iter(lines, b"\n.").map(|at| at + 1))
+}
+
 /// Reverses the transparency of [`DataEncoder`]'s output: strips the terminator and the extra
 /// leading dots. `None` if `wire` does not end in the terminator. For tests and test servers.
 pub fn unstuff(wire: &[u8]) -> Option<alloc::vec::Vec<u8>> {

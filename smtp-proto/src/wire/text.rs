@@ -166,6 +166,25 @@ impl Canonicalizer {
     }
 }
 
+/// Whether `body` is already what the canonicaliser would make of it with 8-bit text allowed
+/// and no dot-stuffing: every line ends in CRLF (the last one too), no bare CR or LF, no NUL,
+/// no line over 998 octets (RFC 5321 §2.3.8, §4.5.3.1.6). Such a body is sent as it is.
+pub(crate) fn is_canonical(body: &[u8]) -> bool {
+    if !body.is_empty() && !body.ends_with(b"\r\n") {
+        return false;
+    }
+    let mut line_start = 0;
+    while let Some(found) = memchr::memchr3(b'\r', b'\n', 0, &body[line_start..]) {
+        let at = line_start + found;
+        let crlf = body[at] == b'\r' && body.get(at + 1) == Some(&b'\n');
+        if !crlf || found > MAX_TEXT_LINE {
+            return false;
+        }
+        line_start = at + 2;
+    }
+    line_start == body.len()
+}
+
 /// True if `body` holds no octet above 127, so it can be sent without 8BITMIME (RFC 5321 §2.4).
 pub fn is_seven_bit(body: &[u8]) -> bool {
     body.is_ascii()
@@ -174,6 +193,33 @@ pub fn is_seven_bit(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A body is taken as it is exactly when canonicalising it would change nothing.
+    #[test]
+    fn canonical_bodies_are_recognised() {
+        let long = [&[b'a'; 998][..], b"\r\n"].concat();
+        let too_long = [&[b'a'; 999][..], b"\r\n"].concat();
+        let cases: [(&[u8], bool); 9] = [
+            (b"", true),
+            (b"a\r\n\r\n.b\r\n", true),
+            (&long, true),
+            (&too_long, false),
+            (b"a\r\nb", false),
+            (b"a\nb\r\n", false),
+            (b"a\rb\r\n", false),
+            (b"a\0b\r\n", false),
+            (b"\r\n\r", false),
+        ];
+        for (body, canonical) in cases {
+            assert_eq!(is_canonical(body), canonical, "{body:?}");
+            if canonical {
+                let mut text = Canonicalizer::new(TextPolicy::default(), false);
+                let mut out = BytesMut::new();
+                text.push(body, &mut out).expect("canonical text");
+                assert_eq!(&out[..], body);
+            }
+        }
+    }
 
     #[test]
     fn first_fault_decides_the_error() {

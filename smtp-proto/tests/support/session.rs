@@ -114,7 +114,7 @@ impl Player {
                     if self.run.is_ready() {
                         self.run.writes_after_ready += 1;
                     }
-                    self.sent.extend_from_slice(&data);
+                    self.sent.extend_from_slice(&data.into_bytes());
                 }
                 Ok(Action::Event(event)) => self.run.seen.push(match event {
                     Event::Ready(_) => Seen::Ready,

@@ -1,0 +1,212 @@
+//! Bodies held in `Bytes` go out by reference: BDAT chunks are slices of the caller's buffer
+//! (RFC 3030 §2), DATA sends the caller's lines between the dots it adds (RFC 5321 §4.5.2), and
+//! a large body never sits in one transmission whole.
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use smtp_proto::{
+    Action, BdatEncoder, Client, ClientId, Config, DataEncoder, Envelope, Event, Instant, Mailbox,
+    TextPolicy, TlsMode, TransactionReport, Transmission,
+};
+
+/// The most body octets one DATA transmission carries, plus room for the dots added to it.
+const DATA_WINDOW: usize = 256 * 1024;
+
+struct Sent {
+    transmissions: Vec<Transmission>,
+    report: TransactionReport,
+}
+
+impl Sent {
+    fn stream(&self) -> Vec<u8> {
+        self.transmissions
+            .iter()
+            .flat_map(|t| t.clone().into_bytes())
+            .collect()
+    }
+
+    /// How many octets went out as slices of `body`'s own memory.
+    fn referenced(&self, body: &Bytes) -> usize {
+        let range = body.as_ptr_range();
+        self.transmissions
+            .iter()
+            .flat_map(Transmission::segments)
+            .filter(|segment| range.contains(&segment.as_ptr()))
+            .map(Bytes::len)
+            .sum()
+    }
+
+    fn largest(&self) -> usize {
+        self.transmissions
+            .iter()
+            .map(Transmission::len)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// One message to a server that answers one command at a time: `354` to DATA, `221` to QUIT,
+/// `250` to anything else (each BDAT chunk included).
+fn send(extensions: &str, body: Bytes) -> Sent {
+    let config = Config::new(
+        ClientId::parse("client.example").expect("valid"),
+        TlsMode::InsecurePlaintext,
+    );
+    let now = Instant::ZERO;
+    let mut client = Client::new(now, config);
+    let from = Mailbox::parse("a@example.com").expect("valid");
+    let to = Mailbox::parse("b@example.net").expect("valid");
+    client
+        .send(Envelope::new(from, [to]), body)
+        .expect("queued");
+    client.quit().expect("queued");
+    let ehlo = format!("250-mx.example\r\n{extensions}250 8BITMIME\r\n");
+    let mut replies = vec![b"220 mx.example ESMTP\r\n".to_vec(), ehlo.into_bytes()].into_iter();
+    let mut transmissions = Vec::new();
+    let mut unanswered = 0;
+    let mut report = None;
+    loop {
+        match client.next_action(now).expect("no session error") {
+            Action::Transmit { data, .. } => transmissions.push(data),
+            Action::Receive { .. } => {
+                let reply = replies.next().unwrap_or_else(|| {
+                    let first = transmissions[unanswered].clone().into_bytes();
+                    match first.get(..4).unwrap_or_default() {
+                        b"DATA" => b"354 go ahead\r\n".to_vec(),
+                        b"QUIT" => b"221 bye\r\n".to_vec(),
+                        _ => b"250 Ok 0100019ac1b2c3d4-000000\r\n".to_vec(),
+                    }
+                });
+                unanswered = transmissions.len();
+                client.handle_input(now, &reply);
+            }
+            Action::Event(Event::Transaction(r)) => report = Some(r),
+            Action::Close => break,
+            _ => {}
+        }
+    }
+    Sent {
+        transmissions,
+        report: report.expect("the message was reported"),
+    }
+}
+
+/// Mail-like text: 76-octet lines, one in `dot_every` starting with a dot.
+fn text(octets: usize, dot_every: usize) -> Bytes {
+    let mut body = Vec::with_capacity(octets + 80);
+    let mut line = 0;
+    while body.len() < octets {
+        body.push(if line % dot_every == 0 { b'.' } else { b'x' });
+        body.extend_from_slice(&[b'a'; 73]);
+        body.extend_from_slice(b"\r\n");
+        line += 1;
+    }
+    Bytes::from(body)
+}
+
+fn stuffed(body: &[u8]) -> Vec<u8> {
+    let mut out = bytes::BytesMut::new();
+    DataEncoder::encode_all(TextPolicy::default(), body, &mut out).expect("canonical text");
+    out.to_vec()
+}
+
+#[test]
+fn rfc3030_bdat_chunks_are_slices_of_the_callers_body() {
+    let body = text(3 << 20, 1000);
+    let sent = send("250-CHUNKING\r\n", body.clone());
+    assert!(sent.report.is_accepted());
+    // All but the short last chunk, which is copied next to its command.
+    assert!(body.len() - sent.referenced(&body) < 512);
+    let mut expected = bytes::BytesMut::new();
+    for chunk in BdatEncoder::binary_chunks(body.clone(), 256 * 1024) {
+        chunk.encode(&mut expected);
+    }
+    expected.extend_from_slice(b"QUIT\r\n");
+    assert!(sent.stream().ends_with(&expected));
+}
+
+#[test]
+fn rfc5321_4_5_2_data_sends_the_callers_lines_between_added_dots() {
+    let body = text(3 << 20, 1000);
+    let sent = send("", body.clone());
+    assert!(sent.report.is_accepted());
+    let expected = [&b"DATA\r\n"[..], &stuffed(&body), b"QUIT\r\n"].concat();
+    assert!(sent.stream().ends_with(&expected));
+    assert!(sent.referenced(&body) * 100 >= body.len() * 99);
+    assert!(sent.largest() <= DATA_WINDOW, "{}", sent.largest());
+}
+
+/// A body of nothing but dot lines is stuffed by copying, one bounded window at a time.
+#[test]
+fn rfc5321_4_5_2_dot_heavy_bodies_stay_bounded() {
+    let body = Bytes::from(b".\r\n".repeat(400_000));
+    let sent = send("", body.clone());
+    let expected = [&b"DATA\r\n"[..], &stuffed(&body), b"QUIT\r\n"].concat();
+    assert!(sent.stream().ends_with(&expected));
+    assert!(sent.largest() <= DATA_WINDOW * 2, "{}", sent.largest());
+}
+
+/// RFC 5321 §2.3.8: a body with bare LFs is made canonical once, in a copy of its own.
+#[test]
+fn bare_line_feeds_are_canonicalised_into_a_copy() {
+    let body = Bytes::from("line\n".repeat(2000));
+    let sent = send("250-CHUNKING\r\n", body.clone());
+    assert_eq!(sent.referenced(&body), 0);
+    let expected = [
+        format!("BDAT {} LAST\r\n", 12_000).as_bytes(),
+        "line\r\n".repeat(2000).as_bytes(),
+        b"QUIT\r\n",
+    ]
+    .concat();
+    assert!(sent.stream().ends_with(&expected));
+}
+
+/// Lines of canonical text filling exactly `total` octets (`total` over 1000).
+fn filler(total: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(total);
+    while total - body.len() > 1000 {
+        body.extend_from_slice(&[b'a'; 498]);
+        body.extend_from_slice(b"\r\n");
+    }
+    let rest = total - body.len();
+    body.extend(std::iter::repeat_n(b'b', rest - 2));
+    body.extend_from_slice(b"\r\n");
+    body
+}
+
+/// A line starting with a dot right where one window ends and the next begins.
+#[test]
+fn rfc5321_4_5_2_a_dot_line_at_a_window_boundary_is_stuffed() {
+    for offset in DATA_WINDOW - 8..=DATA_WINDOW + 8 {
+        let body = [filler(offset), b".dot\r\n..two\r\nend\r\n".to_vec()].concat();
+        let body = Bytes::from(body);
+        let sent = send("", body.clone());
+        let expected = [&b"DATA\r\n"[..], &stuffed(&body), b"QUIT\r\n"].concat();
+        assert!(sent.stream().ends_with(&expected), "dot line at {offset}");
+    }
+}
+
+fn line() -> impl Strategy<Value = Vec<u8>> {
+    (any::<bool>(), 0usize..998).prop_map(|(dot, len)| {
+        let mut line = vec![b'l'; len];
+        if dot && len > 0 {
+            line[0] = b'.';
+        }
+        line.extend_from_slice(b"\r\n");
+        line
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// RFC 5321 §4.5.2: however the body falls into windows, DATA sends exactly what the
+    /// encoder makes of it.
+    #[test]
+    fn windows_never_change_the_data_stream(lines in prop::collection::vec(line(), 300..1500)) {
+        let body = Bytes::from(lines.concat());
+        let sent = send("", body.clone());
+        let expected = [&b"DATA\r\n"[..], &stuffed(&body), b"QUIT\r\n"].concat();
+        prop_assert!(sent.stream().ends_with(&expected));
+    }
+}
