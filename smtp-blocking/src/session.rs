@@ -174,7 +174,8 @@ pub fn connect(options: Options) -> Result<Session, Error> {
 
 impl Session {
     /// Sends one message and waits for its report. A refused message is a report, not an error;
-    /// an error means the session failed.
+    /// an error means the session failed. A body whose lines all end in CRLF is written from
+    /// `body` itself, without a copy (see [`Client::send`](smtp_proto::Client::send)).
     pub fn send(&mut self, envelope: Envelope, body: Bytes) -> Result<TransactionReport, Error> {
         let id = self.client.send(envelope, body)?;
         self.drive(|s| s.has_report(id))?;

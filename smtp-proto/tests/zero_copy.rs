@@ -146,19 +146,38 @@ fn rfc5321_4_5_2_dot_heavy_bodies_stay_bounded() {
     assert!(sent.largest() <= DATA_WINDOW * 2, "{}", sent.largest());
 }
 
-/// RFC 5321 §2.3.8: a body with bare LFs is made canonical once, in a copy of its own.
+/// RFC 5321 §2.3.8: a body with bare LFs is checked when queued, declared with its canonical
+/// SIZE (RFC 1870), and made canonical a window at a time as it goes out, never copied whole.
 #[test]
-fn bare_line_feeds_are_canonicalised_into_a_copy() {
-    let body = Bytes::from("line\n".repeat(2000));
-    let sent = send("250-CHUNKING\r\n", body.clone());
-    assert_eq!(sent.referenced(&body), 0);
-    let expected = [
-        format!("BDAT {} LAST\r\n", 12_000).as_bytes(),
-        "line\r\n".repeat(2000).as_bytes(),
-        b"QUIT\r\n",
-    ]
-    .concat();
-    assert!(sent.stream().ends_with(&expected));
+fn bare_line_feeds_are_canonicalised_a_window_at_a_time() {
+    let lines = 600_000;
+    let body = Bytes::from("line\n".repeat(lines));
+    let canonical = "line\r\n".repeat(lines);
+    let size = format!(" SIZE={}\r\n", canonical.len());
+    for chunking in [false, true] {
+        let extensions = if chunking {
+            "250-SIZE 100000000\r\n250-CHUNKING\r\n"
+        } else {
+            "250-SIZE 100000000\r\n"
+        };
+        let sent = send(extensions, body.clone());
+        assert!(sent.report.is_accepted());
+        assert_eq!(sent.referenced(&body), 0);
+        let stream = sent.stream();
+        assert!(stream.windows(size.len()).any(|w| w == size.as_bytes()));
+        let mut expected = bytes::BytesMut::new();
+        if chunking {
+            let chunks = BdatEncoder::binary_chunks(Bytes::from(canonical.clone()), 256 * 1024);
+            chunks.for_each(|chunk| chunk.encode(&mut expected));
+            assert!(sent.largest() <= 256 * 1024 + 32, "{}", sent.largest());
+        } else {
+            expected.extend_from_slice(b"DATA\r\n");
+            expected.extend_from_slice(&stuffed(canonical.as_bytes()));
+            assert!(sent.largest() <= DATA_WINDOW * 2, "{}", sent.largest());
+        }
+        expected.extend_from_slice(b"QUIT\r\n");
+        assert!(stream.ends_with(&expected), "chunking {chunking}");
+    }
 }
 
 /// Lines of canonical text filling exactly `total` octets (`total` over 1000).

@@ -111,7 +111,8 @@ pub async fn connect(options: Options) -> Result<Session, Error> {
 
 impl Session {
     /// Sends one message and waits for its report. A refused message is a report, not an error;
-    /// an error means the session failed.
+    /// an error means the session failed. A body whose lines all end in CRLF is written from
+    /// `body` itself, without a copy (see [`Client::send`](smtp_proto::Client::send)).
     pub async fn send(
         &mut self,
         envelope: Envelope,

@@ -22,11 +22,10 @@ use self::transaction::{BodySource, Envelope, StreamState, Txn};
 use self::transmission::Outbox;
 use crate::BodyType;
 use crate::types::mailbox::QueryArg;
-use crate::wire::bdat::{BdatContent, BdatEncoder};
 use crate::wire::command::Command;
 use crate::wire::decoder::ReplyDecoder;
 use crate::wire::ehlo::Capabilities;
-use crate::wire::text::{TextPolicy, is_canonical};
+use crate::wire::text::{TextPolicy, canonical_len, is_canonical};
 
 /// Where the session stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -352,7 +351,8 @@ impl Client {
     ///
     /// A body that already ends every line in CRLF is not copied: its octets go out by reference
     /// in [`Transmission`](transmission::Transmission) segments, with BDAT as they are and with
-    /// DATA between the dots that RFC 5321 §4.5.2 adds.
+    /// DATA between the dots that RFC 5321 §4.5.2 adds. Any other body is checked now and made
+    /// canonical a window at a time as it goes out, so memory never grows with its size.
     pub fn send(&mut self, envelope: Envelope, body: Bytes) -> Result<TransactionId, UsageError> {
         self.check_open(&envelope)?;
         let binary = envelope.params.body == Some(BodyType::BinaryMime);
@@ -371,14 +371,11 @@ impl Client {
                 bare_line_endings: self.config.bare_line_endings,
                 allow_8bit: true,
             };
-            let mut encoder = BdatEncoder::new(BdatContent::Text(policy), usize::MAX);
-            encoder.push(&body)?;
-            encoder.finish()?;
-            let content = encoder.next_chunk().map(|c| c.data).unwrap_or_default();
-            BodySource::Whole {
-                content,
+            let declared = StreamedBody {
                 eight_bit: !body.is_ascii(),
-            }
+                size_hint: Some(canonical_len(policy, &body)? as u64),
+            };
+            BodySource::Streamed(StreamState::whole(body, declared))
         };
         Ok(self.queue(envelope, source))
     }
@@ -400,11 +397,11 @@ impl Client {
     pub fn push_body(&mut self, id: TransactionId, piece: Bytes) -> Result<(), UsageError> {
         let limit = self.config.max_body_buffer;
         let stream = self.stream_mut(id)?;
-        if stream.buffered > 0 && stream.buffered + piece.len() > limit {
+        let buffered = stream.queue.buffered;
+        if buffered > 0 && buffered + piece.len() > limit {
             return Err(UsageError::BodyBufferFull);
         }
-        stream.buffered += piece.len();
-        stream.pieces.push_back(piece);
+        stream.queue.push(piece);
         Ok(())
     }
 
@@ -426,7 +423,7 @@ impl Client {
                 _ => None,
             });
         stream.map_or(0, |s| {
-            self.config.max_body_buffer.saturating_sub(s.buffered)
+            self.config.max_body_buffer.saturating_sub(s.queue.buffered)
         })
     }
 

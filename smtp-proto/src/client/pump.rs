@@ -7,11 +7,10 @@ use super::event::{Event, TranscriptLine};
 
 use super::transaction::{BodySource, LocalFailure, Next};
 use super::{Client, Expect, Expected, Op, Phase, TransactionId};
-use crate::error::{DataError, InvalidInput};
+use crate::error::InvalidInput;
 use crate::types::params::BodyType;
-use crate::wire::bdat::{BdatChunk, BdatContent, BdatEncoder};
+use crate::wire::bdat::{BdatChunk, BdatContent};
 use crate::wire::command::{Command, MailCommand, RcptCommand};
-use crate::wire::dot_stuff::DataEncoder;
 use crate::wire::ehlo::{Capabilities, SizeLimit};
 use crate::wire::text::TextPolicy;
 
@@ -300,18 +299,8 @@ impl Client {
                 Ok(done)
             }
             BodySource::Streamed(stream) => {
-                let encoder = stream.data.get_or_insert_with(|| DataEncoder::new(policy));
-                let mut result = Ok(stream.finished);
-                while let (Ok(_), Some(piece)) = (&result, stream.pieces.pop_front()) {
-                    stream.buffered -= piece.len();
-                    if let Err(e) = encoder.push(&piece, self.out.tail()) {
-                        result = Err(e);
-                    }
-                }
-                match result {
-                    Ok(true) => encoder.finish(self.out.tail()).map(|()| true),
-                    other => other,
-                }
+                // At most a window of body per transmission, however large the pieces.
+                stream.encode_data(policy, DATA_WINDOW, self.out.tail())
             }
         };
         let written = self.out.len() - before;
@@ -385,23 +374,7 @@ impl Client {
                         allow_8bit,
                     })
                 };
-                let encoder = stream
-                    .bdat
-                    .get_or_insert_with(|| BdatEncoder::new(kind, chunk_size));
-                let mut result = Ok(());
-                while let (Ok(()), Some(piece)) = (&result, stream.pieces.pop_front()) {
-                    stream.buffered -= piece.len();
-                    result = encoder.push(&piece);
-                }
-                if result.is_ok() && stream.finished {
-                    // `finish` answers `Finished` to every call after the first, which ended
-                    // the body already; any other error is the body's.
-                    result = match encoder.finish() {
-                        Err(DataError::Finished) => Ok(()),
-                        other => other,
-                    };
-                }
-                result.map(|()| encoder.next_chunk())
+                stream.next_chunk(kind, chunk_size)
             }
         };
         match chunk {

@@ -2,17 +2,18 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::error::{Error, Stage};
 use super::event::{Outcome, RecipientReport, StreamedBody, TransactionId, TransactionReport};
 use crate::error::{DataError, InvalidInput};
 use crate::types::mailbox::{ForwardPath, Mailbox, ReversePath};
 use crate::types::params::{MailParameters, RcptParameters};
-use crate::wire::bdat::BdatEncoder;
+use crate::wire::bdat::{BdatChunk, BdatContent, BdatEncoder};
 use crate::wire::command::RcptCommand;
 use crate::wire::dot_stuff::DataEncoder;
 use crate::wire::reply::{Reply, ReplyCode};
+use crate::wire::text::TextPolicy;
 
 /// One recipient and its RCPT parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,31 +68,117 @@ impl Envelope {
 /// Where the body comes from.
 #[derive(Debug)]
 pub(crate) enum BodySource {
-    /// Held whole: canonical text (line endings fixed, validated) or binary content.
+    /// Held whole and sent by reference: canonical text (checked) or binary content.
     Whole { content: Bytes, eight_bit: bool },
-    /// Pushed by the application in pieces.
+    /// Pushed by the application in pieces, or held whole but needing its line endings fixed:
+    /// encoded a window at a time as it goes out.
     Streamed(StreamState),
 }
 
 #[derive(Debug)]
 pub(crate) struct StreamState {
     pub(crate) declared: StreamedBody,
-    pub(crate) pieces: VecDeque<Bytes>,
-    pub(crate) buffered: usize,
+    pub(crate) queue: PieceQueue,
     pub(crate) finished: bool,
-    pub(crate) data: Option<DataEncoder>,
-    pub(crate) bdat: Option<BdatEncoder>,
+    data: Option<DataEncoder>,
+    bdat: Option<BdatEncoder>,
+}
+
+/// Body pieces waiting to be encoded.
+#[derive(Debug, Default)]
+pub(crate) struct PieceQueue {
+    pieces: VecDeque<Bytes>,
+    /// The octets waiting, for backpressure.
+    pub(crate) buffered: usize,
+}
+
+impl PieceQueue {
+    pub(crate) fn push(&mut self, piece: Bytes) {
+        self.buffered += piece.len();
+        self.pieces.push_back(piece);
+    }
+
+    /// The next piece, at most `max` octets of it.
+    fn take(&mut self, max: usize) -> Option<Bytes> {
+        let front = self.pieces.front_mut()?;
+        let piece = if front.len() > max {
+            front.split_to(max)
+        } else {
+            self.pieces.pop_front()?
+        };
+        self.buffered -= piece.len();
+        Some(piece)
+    }
 }
 
 impl StreamState {
     pub(crate) fn new(declared: StreamedBody) -> Self {
         Self {
             declared,
-            pieces: VecDeque::new(),
-            buffered: 0,
+            queue: PieceQueue::default(),
             finished: false,
             data: None,
             bdat: None,
+        }
+    }
+
+    /// A whole body, already checked, that is encoded as it goes out rather than copied first.
+    pub(crate) fn whole(body: Bytes, declared: StreamedBody) -> Self {
+        let mut stream = Self::new(declared);
+        stream.queue.push(body);
+        stream.finished = true;
+        stream
+    }
+
+    /// Encodes at most `budget` octets of waiting body for DATA onto `out`, and the terminator
+    /// once the body is complete (RFC 5321 §4.5.2). True when the terminator went out.
+    pub(crate) fn encode_data(
+        &mut self,
+        policy: TextPolicy,
+        mut budget: usize,
+        out: &mut BytesMut,
+    ) -> Result<bool, DataError> {
+        let encoder = self.data.get_or_insert_with(|| DataEncoder::new(policy));
+        while budget > 0 {
+            let Some(piece) = self.queue.take(budget) else {
+                break;
+            };
+            budget -= piece.len();
+            encoder.push(&piece, out)?;
+        }
+        if self.finished && self.queue.pieces.is_empty() {
+            encoder.finish(out)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The next BDAT chunk, if enough body is waiting (RFC 3030 §2). The chunker is fed a
+    /// chunk's worth at a time, so it holds at most a chunk and a piece.
+    pub(crate) fn next_chunk(
+        &mut self,
+        content: BdatContent,
+        chunk_size: usize,
+    ) -> Result<Option<BdatChunk>, DataError> {
+        let encoder = self
+            .bdat
+            .get_or_insert_with(|| BdatEncoder::new(content, chunk_size));
+        loop {
+            if let Some(chunk) = encoder.next_chunk() {
+                return Ok(Some(chunk));
+            }
+            match self.queue.take(chunk_size) {
+                Some(piece) => encoder.push(&piece)?,
+                None if self.finished => {
+                    // `finish` answers `Finished` to every call after the first, which ended
+                    // the body already; any other error is the body's.
+                    return match encoder.finish() {
+                        Ok(()) | Err(DataError::Finished) => Ok(encoder.next_chunk()),
+                        Err(e) => Err(e),
+                    };
+                }
+                None => return Ok(None),
+            }
         }
     }
 }

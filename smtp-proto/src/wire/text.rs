@@ -185,6 +185,27 @@ pub(crate) fn is_canonical(body: &[u8]) -> bool {
     line_start == body.len()
 }
 
+/// The length of `body` once canonical (no dot-stuffing, ending in CRLF), checked as the
+/// encoders check it. It is canonicalised a window at a time into a scratch buffer, so memory
+/// does not grow with the body.
+pub(crate) fn canonical_len(policy: TextPolicy, body: &[u8]) -> Result<usize, DataError> {
+    const WINDOW: usize = 64 * 1024;
+    let mut text = Canonicalizer::new(policy, false);
+    let mut scratch = BytesMut::new();
+    let mut len = 0;
+    for window in body.chunks(WINDOW) {
+        text.push(window, &mut scratch)?;
+        len += scratch.len();
+        scratch.clear();
+    }
+    text.finish(&mut scratch)?;
+    len += scratch.len();
+    if !text.at_line_start() {
+        len += 2;
+    }
+    Ok(len)
+}
+
 /// True if `body` holds no octet above 127, so it can be sent without 8BITMIME (RFC 5321 §2.4).
 pub fn is_seven_bit(body: &[u8]) -> bool {
     body.is_ascii()
