@@ -249,7 +249,10 @@ fn f10_b14_replies_are_counted() {
 
 #[test]
 fn f11_replies_are_accepted_while_output_is_pending() {
-    let mut client = Client::new(Instant::ZERO, plain());
+    // All 1,000 RCPTs in one group, past the default bound on unanswered commands.
+    let mut config = plain();
+    config.max_unanswered_commands = usize::MAX;
+    let mut client = Client::new(Instant::ZERO, config);
     let now = Instant::ZERO;
     let recipients: Vec<String> = (0..1000).map(|i| format!("r{i}")).collect();
     let names: Vec<&str> = recipients.iter().map(String::as_str).collect();

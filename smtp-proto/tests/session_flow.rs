@@ -342,6 +342,40 @@ fn several_transactions_and_quit_without_reply_f8() {
     assert!(matches!(run.report().outcome, Outcome::Accepted(_)));
 }
 
+/// RFC 2920 §3.1: a driver that writes everything before it reads must not let the replies
+/// in flight outgrow the connection's buffers, so pipelined commands are bounded in number too.
+#[test]
+fn rfc2920_3_1_unanswered_commands_are_bounded() {
+    let mut cfg = config(TlsMode::InsecurePlaintext);
+    cfg.max_unanswered_commands = 3;
+    const MESSAGE: &[u8] =
+        b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.net>\r\nBDAT 4 LAST\r\nHi\r\n";
+    let run = support::session::play_with(
+        cfg,
+        &|c: &mut smtp_proto::Client| {
+            for _ in 0..2 {
+                c.send(envelope(&["b"]), "Hi\r\n".into()).expect("queued");
+            }
+            c.quit().expect("queued");
+        },
+        &[
+            Server(b"220 mx\r\n"),
+            Client(b"EHLO client.example\r\n"),
+            Server(b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+            Client(MESSAGE),
+            Server(b"250 ok\r\n250 ok\r\n250 ok\r\n"),
+            Client(MESSAGE),
+            Server(b"250 ok\r\n250 ok\r\n250 ok\r\n"),
+            Client(b"QUIT\r\n"),
+            Server(b"221 bye\r\n"),
+        ],
+        // When replies arrive decides how the batch is cut, so one feeding strategy is used.
+        support::session::Feed::Whole,
+    );
+    assert_eq!(run.reports().iter().filter(|r| r.is_accepted()).count(), 2);
+    assert!(run.closed && run.error.is_none(), "{:?}", run.error);
+}
+
 #[test]
 fn unacknowledged_bytes_are_bounded() {
     const N: usize = 5;

@@ -183,6 +183,12 @@ pub struct Config {
     /// their replies, so a slow server cannot make the output grow without bound. At least one
     /// command always goes out. Default 4 MiB.
     pub max_unacknowledged_bytes: usize,
+    /// With pipelining, stop emitting once this many commands await their replies. The server
+    /// writes replies while it reads commands, so a driver that writes everything before it
+    /// reads could deadlock with a server whose replies filled the buffers between them
+    /// (RFC 2920 §3.1); 256 replies stay far below any socket buffer. At least one command
+    /// always goes out. Default 256.
+    pub max_unanswered_commands: usize,
     /// The most octets of a streamed body the client holds before
     /// [`push_body`](crate::Client::push_body) says "wait". Default 256 KiB.
     pub max_body_buffer: usize,
@@ -210,6 +216,7 @@ impl Config {
             chunking: true,
             bdat_chunk_size: 256 * 1024,
             max_unacknowledged_bytes: 4 * 1024 * 1024,
+            max_unanswered_commands: 256,
             max_body_buffer: 256 * 1024,
             lmtp: false,
             bare_line_endings: BareLineEndings::default(),

@@ -52,12 +52,13 @@ impl Client {
     }
 
     /// Without PIPELINING every command waits for the previous reply (RFC 5321 §4.3.1); with
-    /// it, a group goes on until it must end or too many octets await replies.
+    /// it, a group goes on until it must end, or too many octets or commands await replies.
     fn may_emit(&self) -> bool {
         self.expected.is_empty()
             || (self.pipelining()
                 && self.group_open
-                && self.unacknowledged < self.config.max_unacknowledged_bytes)
+                && self.unacknowledged < self.config.max_unacknowledged_bytes
+                && self.expected.len() < self.config.max_unanswered_commands)
     }
 
     /// Writes a command, and records the reply it waits for.
