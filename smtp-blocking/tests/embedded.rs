@@ -9,7 +9,7 @@ use smtp_blocking::smtp_proto::{
     ClientId, Credentials, Envelope, Mailbox, StreamedBody, Timeouts, TlsMode,
 };
 use smtp_blocking::{Endpoint, Error, Options, connect};
-use smtp_tokio::server::{ServerOptions, TestServer};
+use smtp_tokio::server::{ConnectionRecord, ServerOptions, TestServer};
 
 /// The embedded server runs on its own runtime; the client under test is plain blocking code.
 fn server(options: ServerOptions) -> (tokio::runtime::Runtime, TestServer) {
@@ -146,4 +146,72 @@ fn g4_starttls_against_an_implicit_tls_server_times_out() {
     let mut opts = options(&server, TlsMode::StartTls);
     opts.config.timeouts = Timeouts::uniform(Duration::from_millis(300));
     assert!(connect(opts).expect_err("no greeting").is_timeout());
+}
+
+/// The record of the server's next finished connection.
+fn last_connection(server: &TestServer) -> ConnectionRecord {
+    for _ in 0..250 {
+        if let Some(record) = server.connections().pop() {
+            return record;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the connection did not end");
+}
+
+fn implicit_server(certificate_name: &str) -> ServerOptions {
+    ServerOptions {
+        implicit_tls: true,
+        certificate_name: certificate_name.into(),
+        ..ServerOptions::default()
+    }
+}
+
+/// SECURITY.md G5 (RFC 4954 §14, RFC 8314 §5.3): SNI carries the host name the client dialled,
+/// and a certificate from a trusted CA but for another name is refused.
+#[test]
+fn g5_sni_is_the_dialled_name_and_the_certificate_must_match_it() {
+    let (_runtime, server) = server(implicit_server("localhost"));
+    let session = connect(options(&server, TlsMode::Implicit)).expect("session");
+    session.quit().expect("quit");
+    assert_eq!(last_connection(&server).sni.as_deref(), Some("localhost"));
+
+    let (_other_runtime, other) = self::server(implicit_server("mx.other.example"));
+    let error = connect(options(&other, TlsMode::Implicit)).expect_err("another name");
+    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(other.received().is_empty());
+}
+
+/// SECURITY.md G5: an IP address is checked against the certificate's IP entry and never sent
+/// as SNI (RFC 6066 §3).
+#[test]
+fn g5_no_sni_for_an_ip_address() {
+    let (_runtime, server) = server(implicit_server("localhost"));
+    let mut by_address = options(&server, TlsMode::Implicit);
+    by_address.endpoint = Endpoint::with_mode("127.0.0.1", server.addr().port(), TlsMode::Implicit);
+    connect(by_address).expect("session").quit().expect("quit");
+    let record = last_connection(&server);
+    assert!(record.tls && record.sni.is_none(), "{record:?}");
+}
+
+/// SECURITY.md G8 (RFC 8314 §3.4): after QUIT the client ends TLS with close_notify, in both
+/// TLS modes; a session dropped without QUIT just closes TCP.
+#[test]
+fn g8_close_notify_after_quit() {
+    for mode in [TlsMode::StartTls, TlsMode::Implicit] {
+        let (_runtime, server) = server(ServerOptions {
+            implicit_tls: mode == TlsMode::Implicit,
+            ..ServerOptions::default()
+        });
+        connect(options(&server, mode))
+            .expect("session")
+            .quit()
+            .expect("quit");
+        let record = last_connection(&server);
+        assert!(record.tls && record.close_notify, "{mode:?}: {record:?}");
+    }
+    let (_runtime, server) = server(implicit_server("localhost"));
+    drop(connect(options(&server, TlsMode::Implicit)).expect("session"));
+    let record = last_connection(&server);
+    assert!(record.tls && !record.close_notify, "{record:?}");
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use smtp_tokio::server::{ServerOptions, TestServer};
+use smtp_tokio::server::{ConnectionRecord, ServerOptions, TestServer};
 use smtp_tokio::smtp_proto::{
     ClientId, Credentials, Envelope, Mailbox, Outcome, StreamedBody, Timeouts, TlsMode,
 };
@@ -214,4 +214,93 @@ async fn refused_message_is_a_report_not_an_error() {
         .expect("report");
     assert!(next.is_accepted(), "the session goes on: {next:?}");
     session.quit().await.expect("quit");
+}
+
+/// The record of the server's next finished connection.
+async fn last_connection(server: &TestServer) -> ConnectionRecord {
+    for _ in 0..250 {
+        if let Some(record) = server.connections().pop() {
+            return record;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the connection did not end");
+}
+
+fn implicit_server(certificate_name: &str) -> ServerOptions {
+    ServerOptions {
+        implicit_tls: true,
+        certificate_name: certificate_name.into(),
+        ..ServerOptions::default()
+    }
+}
+
+/// SECURITY.md G5 (RFC 4954 §14, RFC 8314 §5.3): SNI carries the host name the client dialled,
+/// and a certificate from a trusted CA but for another name is refused.
+#[tokio::test]
+async fn g5_sni_is_the_dialled_name_and_the_certificate_must_match_it() {
+    let server = TestServer::start(implicit_server("localhost"))
+        .await
+        .expect("server");
+    let session = connect(options(&server, TlsMode::Implicit))
+        .await
+        .expect("session");
+    session.quit().await.expect("quit");
+    assert_eq!(
+        last_connection(&server).await.sni.as_deref(),
+        Some("localhost")
+    );
+
+    let other = TestServer::start(implicit_server("mx.other.example"))
+        .await
+        .expect("server");
+    let error = connect(options(&other, TlsMode::Implicit))
+        .await
+        .expect_err("a certificate for another name");
+    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(other.received().is_empty());
+}
+
+/// SECURITY.md G5: an IP address is checked against the certificate's IP entry and never sent
+/// as SNI (RFC 6066 §3).
+#[tokio::test]
+async fn g5_no_sni_for_an_ip_address() {
+    let server = TestServer::start(implicit_server("localhost"))
+        .await
+        .expect("server");
+    let mut by_address = options(&server, TlsMode::Implicit);
+    by_address.endpoint = Endpoint::with_mode("127.0.0.1", server.addr().port(), TlsMode::Implicit);
+    let session = connect(by_address).await.expect("session");
+    session.quit().await.expect("quit");
+    let record = last_connection(&server).await;
+    assert!(record.tls && record.sni.is_none(), "{record:?}");
+}
+
+/// SECURITY.md G8 (RFC 8314 §3.4): after QUIT the client ends TLS with close_notify, in both
+/// TLS modes.
+#[tokio::test]
+async fn g8_close_notify_after_quit() {
+    for mode in [TlsMode::StartTls, TlsMode::Implicit] {
+        let server = TestServer::start(ServerOptions {
+            implicit_tls: mode == TlsMode::Implicit,
+            ..ServerOptions::default()
+        })
+        .await
+        .expect("server");
+        let session = connect(options(&server, mode)).await.expect("session");
+        session.quit().await.expect("quit");
+        let record = last_connection(&server).await;
+        assert!(record.tls && record.close_notify, "{mode:?}: {record:?}");
+    }
+    // The control: a session dropped without QUIT just closes TCP, and the server sees that.
+    let server = TestServer::start(implicit_server("localhost"))
+        .await
+        .expect("server");
+    drop(
+        connect(options(&server, TlsMode::Implicit))
+            .await
+            .expect("session"),
+    );
+    let record = last_connection(&server).await;
+    assert!(record.tls && !record.close_notify, "{record:?}");
 }

@@ -1,183 +1,35 @@
-//! A scripted SMTP server for tests and demonstrations (cargo feature `test-server`).
-//!
-//! It speaks enough SMTP to exercise a client for real: STARTTLS or implicit TLS with a
-//! certificate generated at start (a CA and a `localhost`/`127.0.0.1` certificate it signed),
-//! AUTH PLAIN and LOGIN (only over TLS), PIPELINING, CHUNKING, SIZE, and Amazon-SES-like
-//! `250 Ok <message id>` replies. Recipients whose local part starts with `reject` are refused
-//! with `550`, `tempfail` with `450`. It listens on 127.0.0.1 only.
+//! One connection of the test server: the SMTP dialogue, TLS included.
 
 use std::io;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, SanType,
-};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
+use std::sync::Arc;
+use std::time::Duration;
 
 use smtp_proto::wire::base64;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// What the server offers.
-#[derive(Clone, Debug)]
-pub struct ServerOptions {
-    /// TLS from the first byte (port 465 style) instead of plaintext with STARTTLS.
-    pub implicit_tls: bool,
-    /// Offer STARTTLS on plaintext connections.
-    pub starttls: bool,
-    /// Require AUTH with this user and password (offered only over TLS).
-    pub auth: Option<(String, String)>,
-    /// Offer PIPELINING.
-    pub pipelining: bool,
-    /// Offer CHUNKING (BDAT).
-    pub chunking: bool,
-    /// Advertise SIZE with this limit.
-    pub size: u64,
-}
+use super::{ConnectionRecord, Shared, store};
 
-impl Default for ServerOptions {
-    fn default() -> Self {
-        Self {
-            implicit_tls: false,
-            starttls: true,
-            auth: Some(("demo".into(), "demo-password".into())),
-            pipelining: true,
-            chunking: true,
-            size: 35 * 1024 * 1024,
-        }
-    }
-}
-
-/// A message the server accepted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Received {
-    /// The id in the `250 Ok <id>` reply.
-    pub id: String,
-    /// The reverse-path, without angle brackets.
-    pub from: String,
-    /// The accepted recipients.
-    pub to: Vec<String>,
-    /// The message as the receiver sees it: dot-stuffing removed, no terminator.
-    pub data: Vec<u8>,
-    /// Whether the session was encrypted.
-    pub tls: bool,
-    /// The authenticated user, if any.
-    pub user: Option<String>,
-}
-
-/// A running server. Stops when dropped.
-#[derive(Debug)]
-pub struct TestServer {
-    addr: SocketAddr,
-    ca_pem: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-struct Shared {
-    options: ServerOptions,
-    acceptor: TlsAcceptor,
-    received: Arc<Mutex<Vec<Received>>>,
-    counter: AtomicU64,
-}
-
-impl TestServer {
-    /// Starts listening on an ephemeral port of 127.0.0.1.
-    pub async fn start(options: ServerOptions) -> io::Result<Self> {
-        let (acceptor, ca_pem) = tls_acceptor().map_err(io::Error::other)?;
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::new(Shared {
-            options,
-            acceptor,
-            received: received.clone(),
-            counter: AtomicU64::new(0),
-        });
-        let task = tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let _ = tcp.set_nodelay(true);
-                    let _ = serve(shared, Box::new(tcp)).await;
-                });
-            }
-        });
-        Ok(Self {
-            addr,
-            ca_pem,
-            received,
-            task,
-        })
-    }
-
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The PEM of the CA that signed its certificate: trust it to verify the server.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// The messages accepted so far.
-    pub fn received(&self) -> Vec<Received> {
-        self.received.lock().map(|r| r.clone()).unwrap_or_default()
-    }
-}
-
-fn tls_acceptor() -> Result<(TlsAcceptor, String), Box<dyn std::error::Error + Send + Sync>> {
-    // Distinct names: OpenSSL takes a certificate whose subject equals its issuer for
-    // self-signed.
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.distinguished_name = DistinguishedName::new();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "smtp-tokio test CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate()?;
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-    let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
-    params.distinguished_name = DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress([127, 0, 0, 1].into()));
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, &issuer)?;
-    let chain = vec![CertificateDer::from(cert.der().to_vec())];
-    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, private)?;
-    Ok((TlsAcceptor::from(Arc::new(config)), ca_cert.pem()))
-}
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(super) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 struct Conn {
     io: Box<dyn Io>,
     buf: Vec<u8>,
+    tls: bool,
+    sni: Option<String>,
 }
 
 impl Conn {
+    /// Runs the TLS handshake on the connection and continues over TLS.
+    async fn start_tls(&mut self, acceptor: &tokio_rustls::TlsAcceptor) -> io::Result<()> {
+        let plain = std::mem::replace(&mut self.io, Box::new(tokio::io::duplex(1).0));
+        let stream = acceptor.accept(plain).await?;
+        self.sni = stream.get_ref().1.server_name().map(String::from);
+        self.io = Box::new(stream);
+        self.tls = true;
+        Ok(())
+    }
+
     async fn line(&mut self) -> io::Result<Option<String>> {
         loop {
             if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
@@ -215,10 +67,28 @@ impl Conn {
 }
 
 #[derive(Default)]
-struct Transaction {
-    from: Option<String>,
-    to: Vec<String>,
+pub(super) struct Transaction {
+    pub(super) from: Option<String>,
+    pub(super) to: Vec<String>,
     chunks: Vec<u8>,
+}
+
+/// Reads until the client closes: true if TLS ended with its close_notify (a clean end of
+/// stream), false on a bare TCP close or after five seconds.
+async fn closed_with_notify(io: &mut Box<dyn Io>) -> bool {
+    let mut scratch = [0u8; 1024];
+    let until_closed = async {
+        loop {
+            match io.read(&mut scratch).await {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), until_closed)
+        .await
+        .unwrap_or(false)
 }
 
 fn path(argument: &str) -> String {
@@ -229,18 +99,34 @@ fn path(argument: &str) -> String {
     argument[start..end].to_string()
 }
 
-async fn serve(shared: Arc<Shared>, tcp: Box<dyn Io>) -> io::Result<()> {
-    let options = &shared.options;
-    let mut tls = options.implicit_tls;
-    let io: Box<dyn Io> = if tls {
-        Box::new(shared.acceptor.accept(tcp).await?)
-    } else {
-        tcp
-    };
+/// Serves one connection, then records how it ended.
+pub(super) async fn serve(shared: Arc<Shared>, tcp: Box<dyn Io>) {
     let mut conn = Conn {
-        io,
+        io: tcp,
         buf: Vec::new(),
+        tls: false,
+        sni: None,
     };
+    let ended = dialogue(&shared, &mut conn).await;
+    // A client that ends TLS properly sends close_notify; one that drops the connection
+    // mid-dialogue did not.
+    let close_notify = conn.tls && ended.is_ok() && closed_with_notify(&mut conn.io).await;
+    let record = ConnectionRecord {
+        tls: conn.tls,
+        sni: conn.sni.take(),
+        close_notify,
+    };
+    if let Ok(mut connections) = shared.connections.lock() {
+        connections.push(record);
+    }
+    let _ = conn.io.shutdown().await;
+}
+
+async fn dialogue(shared: &Shared, conn: &mut Conn) -> io::Result<()> {
+    let options = &shared.options;
+    if options.implicit_tls {
+        conn.start_tls(&shared.acceptor).await?;
+    }
     let mut user: Option<String> = None;
     let mut txn = Transaction::default();
     conn.reply("220 localhost ESMTP smtp-tokio test server")
@@ -257,10 +143,10 @@ async fn serve(shared: Arc<Shared>, tcp: Box<dyn Io>) -> io::Result<()> {
                 if options.chunking {
                     lines.push("CHUNKING".into());
                 }
-                if !tls && options.starttls {
+                if !conn.tls && options.starttls {
                     lines.push("STARTTLS".into());
                 }
-                if tls && options.auth.is_some() {
+                if conn.tls && options.auth.is_some() {
                     lines.push("AUTH PLAIN LOGIN".into());
                 }
                 let last = lines.len() - 1;
@@ -272,17 +158,15 @@ async fn serve(shared: Arc<Shared>, tcp: Box<dyn Io>) -> io::Result<()> {
                 conn.reply(&text.join("\r\n")).await?;
             }
             "HELO" => conn.reply("250 localhost").await?,
-            "STARTTLS" if !tls && options.starttls => {
+            "STARTTLS" if !conn.tls && options.starttls => {
                 conn.reply("220 2.0.0 Ready to start TLS").await?;
                 // Nothing sent before the handshake may be acted on after it (RFC 3207 §4.2).
                 conn.buf.clear();
-                let plain = std::mem::replace(&mut conn.io, Box::new(tokio::io::duplex(1).0));
-                conn.io = Box::new(shared.acceptor.accept(plain).await?);
-                tls = true;
+                conn.start_tls(&shared.acceptor).await?;
                 user = None;
                 txn = Transaction::default();
             }
-            "AUTH" if !tls => conn.reply("538 5.7.11 Encryption required").await?,
+            "AUTH" if !conn.tls => conn.reply("538 5.7.11 Encryption required").await?,
             "AUTH" => {
                 let (mechanism, initial) = argument.split_once(' ').unwrap_or((argument, ""));
                 let credentials = match mechanism.to_ascii_uppercase().as_str() {
@@ -362,7 +246,7 @@ async fn serve(shared: Arc<Shared>, tcp: Box<dyn Io>) -> io::Result<()> {
                     data.extend_from_slice(line.strip_prefix('.').unwrap_or(&line).as_bytes());
                     data.extend_from_slice(b"\r\n");
                 }
-                let id = store(&shared, std::mem::take(&mut txn), data, tls, &user);
+                let id = store(shared, std::mem::take(&mut txn), data, conn.tls, &user);
                 conn.reply(&format!("250 Ok {id}")).await?;
             }
             "BDAT" => {
@@ -377,7 +261,7 @@ async fn serve(shared: Arc<Shared>, tcp: Box<dyn Io>) -> io::Result<()> {
                 txn.chunks.extend_from_slice(&chunk);
                 if last {
                     let data = std::mem::take(&mut txn.chunks);
-                    let id = store(&shared, std::mem::take(&mut txn), data, tls, &user);
+                    let id = store(shared, std::mem::take(&mut txn), data, conn.tls, &user);
                     conn.reply(&format!("250 Ok {id}")).await?;
                 } else {
                     conn.reply(&format!("250 2.0.0 {size} octets received"))
@@ -399,29 +283,5 @@ async fn serve(shared: Arc<Shared>, tcp: Box<dyn Io>) -> io::Result<()> {
             }
         }
     }
-    let _ = conn.io.shutdown().await;
     Ok(())
-}
-
-fn store(
-    shared: &Shared,
-    txn: Transaction,
-    data: Vec<u8>,
-    tls: bool,
-    user: &Option<String>,
-) -> String {
-    let n = shared.counter.fetch_add(1, Ordering::Relaxed);
-    let id = format!("0100019a{n:08x}-test-000000");
-    let message = Received {
-        id: id.clone(),
-        from: txn.from.unwrap_or_default(),
-        to: txn.to,
-        data,
-        tls,
-        user: user.clone(),
-    };
-    if let Ok(mut received) = shared.received.lock() {
-        received.push(message);
-    }
-    id
 }
