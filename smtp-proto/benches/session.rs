@@ -12,7 +12,11 @@ use std::sync::LazyLock;
 use bytes::{Bytes, BytesMut};
 use divan::Bencher;
 use divan::counter::BytesCount;
-use smtp_proto::{Action, Client, ClientId, Config, Envelope, Instant, Mailbox, TlsMode};
+use smtp_proto::Transmission;
+
+#[path = "../tests/support/answering.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod answering;
 
 fn main() {
     divan::main();
@@ -53,49 +57,19 @@ fn text(mb: usize, line_end: &[u8]) -> Vec<u8> {
     body
 }
 
-/// Sends one message over a session that offers `extensions` and answers each command at once
-/// (`354` to DATA, `221` to QUIT, `250` otherwise); returns the octets transmitted.
-fn send(extensions: &'static str, body: Bytes) -> usize {
-    let config = Config::new(
-        ClientId::parse("client.example").expect("valid"),
-        TlsMode::InsecurePlaintext,
-    );
-    let now = Instant::ZERO;
-    let mut client = Client::new(now, config);
-    let from = Mailbox::parse("a@example.com").expect("valid");
-    let to = Mailbox::parse("b@example.net").expect("valid");
-    client
-        .send(Envelope::new(from, [to]), body)
-        .expect("queued");
-    client.quit().expect("queued");
-    let mut scripted = [&b"220 mx ESMTP\r\n"[..], extensions.as_bytes()].into_iter();
-    let mut octets = 0;
-    let mut last_command = Bytes::new();
-    loop {
-        match client.next_action(now).expect("no session error") {
-            Action::Transmit { data, .. } => {
-                octets += data.len();
-                if let Some(first) = data.segments().next() {
-                    last_command = first.slice(..first.len().min(4));
-                }
-                black_box(data);
-            }
-            Action::Receive { .. } => {
-                let reply: &[u8] = scripted.next().unwrap_or(match &last_command[..] {
-                    b"DATA" => b"354 go\r\n",
-                    b"QUIT" => b"221 bye\r\n",
-                    _ => b"250 ok\r\n",
-                });
-                client.handle_input(now, reply);
-            }
-            Action::Close => return octets,
-            _ => {}
-        }
-    }
-}
+/// EHLO keywords besides 8BITMIME.
+const DATA_ONLY: &str = "";
+const CHUNKING: &str = "250-CHUNKING\r\n";
 
-const DATA_ONLY: &str = "250-mx\r\n250 8BITMIME\r\n";
-const CHUNKING: &str = "250-mx\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
+/// Sends one message; returns the octets transmitted.
+fn send(extensions: &str, body: Bytes) -> usize {
+    let mut octets = 0;
+    answering::send_each(extensions, body, |data: Transmission| {
+        octets += data.len();
+        black_box(data);
+    });
+    octets
+}
 
 /// The baseline: copying the body into a buffer allocated once.
 #[divan::bench(args = SIZES)]

@@ -2,94 +2,15 @@
 //! (RFC 3030 §2), DATA sends the caller's lines between the dots it adds (RFC 5321 §4.5.2), and
 //! a large body never sits in one transmission whole.
 
+mod support;
+
 use bytes::Bytes;
 use proptest::prelude::*;
-use smtp_proto::{
-    Action, BdatEncoder, Client, ClientId, Config, DataEncoder, Envelope, Event, Instant, Mailbox,
-    TextPolicy, TlsMode, TransactionReport, Transmission,
-};
+use smtp_proto::{BdatEncoder, DataEncoder, TextPolicy};
+use support::answering::send;
 
 /// The most body octets one DATA transmission carries, plus room for the dots added to it.
 const DATA_WINDOW: usize = 256 * 1024;
-
-struct Sent {
-    transmissions: Vec<Transmission>,
-    report: TransactionReport,
-}
-
-impl Sent {
-    fn stream(&self) -> Vec<u8> {
-        self.transmissions
-            .iter()
-            .flat_map(|t| t.clone().into_bytes())
-            .collect()
-    }
-
-    /// How many octets went out as slices of `body`'s own memory.
-    fn referenced(&self, body: &Bytes) -> usize {
-        let range = body.as_ptr_range();
-        self.transmissions
-            .iter()
-            .flat_map(Transmission::segments)
-            .filter(|segment| range.contains(&segment.as_ptr()))
-            .map(Bytes::len)
-            .sum()
-    }
-
-    fn largest(&self) -> usize {
-        self.transmissions
-            .iter()
-            .map(Transmission::len)
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-/// One message to a server that answers one command at a time: `354` to DATA, `221` to QUIT,
-/// `250` to anything else (each BDAT chunk included).
-fn send(extensions: &str, body: Bytes) -> Sent {
-    let config = Config::new(
-        ClientId::parse("client.example").expect("valid"),
-        TlsMode::InsecurePlaintext,
-    );
-    let now = Instant::ZERO;
-    let mut client = Client::new(now, config);
-    let from = Mailbox::parse("a@example.com").expect("valid");
-    let to = Mailbox::parse("b@example.net").expect("valid");
-    client
-        .send(Envelope::new(from, [to]), body)
-        .expect("queued");
-    client.quit().expect("queued");
-    let ehlo = format!("250-mx.example\r\n{extensions}250 8BITMIME\r\n");
-    let mut replies = vec![b"220 mx.example ESMTP\r\n".to_vec(), ehlo.into_bytes()].into_iter();
-    let mut transmissions = Vec::new();
-    let mut unanswered = 0;
-    let mut report = None;
-    loop {
-        match client.next_action(now).expect("no session error") {
-            Action::Transmit { data, .. } => transmissions.push(data),
-            Action::Receive { .. } => {
-                let reply = replies.next().unwrap_or_else(|| {
-                    let first = transmissions[unanswered].clone().into_bytes();
-                    match first.get(..4).unwrap_or_default() {
-                        b"DATA" => b"354 go ahead\r\n".to_vec(),
-                        b"QUIT" => b"221 bye\r\n".to_vec(),
-                        _ => b"250 Ok 0100019ac1b2c3d4-000000\r\n".to_vec(),
-                    }
-                });
-                unanswered = transmissions.len();
-                client.handle_input(now, &reply);
-            }
-            Action::Event(Event::Transaction(r)) => report = Some(r),
-            Action::Close => break,
-            _ => {}
-        }
-    }
-    Sent {
-        transmissions,
-        report: report.expect("the message was reported"),
-    }
-}
 
 /// Mail-like text: 76-octet lines, one in `dot_every` starting with a dot.
 fn text(octets: usize, dot_every: usize) -> Bytes {

@@ -7,12 +7,9 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use crate::wire::dot_stuff::dot_positions;
 
 /// Shared data shorter than this is copied next to its command: one more segment costs the
-/// writer more than copying a few hundred octets.
+/// writer more than copying a few hundred octets. It also bounds the number of segments: at most
+/// one per this many octets, whatever the data.
 const INLINE_LIMIT: usize = 512;
-
-/// A window of lines with more leading dots than this is stuffed by copying it, so that the
-/// number of segments stays bounded whatever the body (RFC 5321 §4.5.2).
-const MAX_DOT_SPLITS: usize = 16;
 
 /// What [`Action::Transmit`](crate::Action::Transmit) asks the driver to write: commands the
 /// client encoded and message data shared with the caller's `Bytes`, in order.
@@ -148,25 +145,15 @@ impl Outbox {
     }
 
     /// Appends canonical text that starts at a line start, with each leading `.` doubled
-    /// (RFC 5321 §4.5.2): the lines between dots are referenced; a window with many dots is
-    /// copied instead.
+    /// (RFC 5321 §4.5.2): the runs of lines between dots are referenced, or copied when short.
     pub(crate) fn push_stuffed(&mut self, lines: Bytes) {
-        let copy = dot_positions(&lines).nth(MAX_DOT_SPLITS).is_some();
-        if copy {
-            self.tail.reserve(lines.len() + lines.len() / 64 + 1);
-        }
         let mut start = 0;
-        for at in dot_positions(&lines).chain([lines.len()]) {
-            if copy {
-                self.tail.put_slice(&lines[start..at]);
-            } else {
-                self.push_shared(lines.slice(start..at));
-            }
-            if at < lines.len() {
-                self.tail.put_u8(b'.');
-            }
+        for at in dot_positions(&lines) {
+            self.push_shared(lines.slice(start..at));
+            self.tail.put_u8(b'.');
             start = at;
         }
+        self.push_shared(lines.slice(start..));
     }
 
     /// Everything buffered, handed out for writing.

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod answering;
 pub mod session;
 
 use bytes::BytesMut;
