@@ -19,7 +19,7 @@ const INLINE_LIMIT: usize = 512;
 /// `AsyncWriteExt::write_all_buf` in tokio, or a `write_vectored` loop, sends a whole
 /// transmission in one system call where the transport allows. Drivers that need one slice can
 /// call [`into_bytes`](Self::into_bytes).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Transmission {
     segments: VecDeque<Bytes>,
     remaining: usize,
@@ -54,6 +54,16 @@ impl Transmission {
                 whole.freeze()
             }
         }
+    }
+}
+
+/// Shows the size, not the content: a transmission may hold a whole message.
+impl core::fmt::Debug for Transmission {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Transmission")
+            .field("len", &self.remaining)
+            .field("segments", &self.segments.len())
+            .finish()
     }
 }
 
