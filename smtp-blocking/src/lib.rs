@@ -29,6 +29,7 @@
 
 mod error;
 mod session;
+mod stream;
 mod tls;
 
 pub use error::Error;

@@ -1,28 +1,22 @@
 //! The IO loop around the core: one session on one connection.
 
-use std::io::{ErrorKind, IoSlice, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use native_tls::{HandshakeError, TlsConnector, TlsStream};
+use native_tls::{HandshakeError, TlsConnector};
 use smtp_proto::{
     Action, Client, ClientId, Config, Endpoint, Envelope, Event, Reply, StreamedBody, TlsInfo,
     TransactionId, TransactionReport, TranscriptLine, Transmission,
 };
 
 use crate::error::Error;
+use crate::stream::Stream;
 use crate::tls::TlsOptions;
 
 /// How much the adapter reads at once; the core holds what it needs of it.
 const READ_SIZE: usize = 16 * 1024;
-
-/// Under TLS, segments shorter than this are gathered into one write, so that a command and its
-/// data share a record instead of going out as several small ones.
-const GATHER_SIZE: usize = 16 * 1024;
-
-/// The most segments one vectored write takes (well under every platform's `IOV_MAX`).
-const MAX_SLICES: usize = 64;
 
 /// Everything needed to open a session.
 #[derive(Clone, Debug)]
@@ -43,52 +37,6 @@ impl Options {
             endpoint,
             config,
             tls: TlsOptions::default(),
-        }
-    }
-}
-
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Stream {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Self::Plain(s) => s,
-            Self::Tls(s) => s.get_ref(),
-        }
-    }
-
-    /// Writes a prefix of `data` in one call: one vectored write on a plain socket. TLS copies
-    /// into records anyway and native-tls writes one slice at a time, so there short segments
-    /// are first gathered into `gathered` and large ones written directly.
-    fn write_some(
-        &mut self,
-        data: &Transmission,
-        gathered: &mut Vec<u8>,
-    ) -> std::io::Result<usize> {
-        match self {
-            Self::Plain(s) => {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let filled = data.chunks_vectored(&mut slices);
-                s.write_vectored(&slices[..filled])
-            }
-            Self::Tls(s) => {
-                let first = data.chunk();
-                if first.len() >= GATHER_SIZE || first.len() == data.len() {
-                    return s.write(first);
-                }
-                gathered.clear();
-                for segment in data.segments() {
-                    let room = GATHER_SIZE - gathered.len();
-                    gathered.extend_from_slice(&segment[..segment.len().min(room)]);
-                    if gathered.len() == GATHER_SIZE {
-                        break;
-                    }
-                }
-                s.write(gathered)
-            }
         }
     }
 }
