@@ -101,6 +101,22 @@ fn bare_line_feeds_are_canonicalised_a_window_at_a_time() {
     }
 }
 
+/// With PIPELINING, BDAT chunks go out without waiting, but only until
+/// `Config::max_unacknowledged_bytes` (4 MiB) await their replies, whether the chunks are
+/// slices of the body or canonicalised copies (RFC 3030 §2, RFC 2920 §3.1).
+#[test]
+fn pipelined_chunks_stop_at_the_unacknowledged_bound() {
+    let crlf = text(12 << 20, 1000);
+    let bare_lf = Bytes::from("line\n".repeat(2_500_000));
+    for body in [crlf, bare_lf] {
+        let sent = send("250-PIPELINING\r\n250-CHUNKING\r\n", body);
+        assert!(sent.report.is_accepted());
+        assert!(sent.transmissions.len() > 3);
+        let bound = 4 * 1024 * 1024 + 256 * 1024 + 64;
+        assert!(sent.largest() <= bound, "{}", sent.largest());
+    }
+}
+
 /// Lines of canonical text filling exactly `total` octets (`total` over 1000).
 fn filler(total: usize) -> Vec<u8> {
     let mut body = Vec::with_capacity(total);

@@ -140,6 +140,9 @@ impl Client {
                     timeout,
                 );
                 self.out.push_shared(chunk.data);
+                // The chunk counts with its command until the reply, so pipelined chunks stop
+                // at `max_unacknowledged_bytes`.
+                self.count_sent(octets);
                 self.note_data(octets);
                 Progress::Continue
             }
