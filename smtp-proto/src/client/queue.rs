@@ -13,13 +13,14 @@ use crate::wire::text::{TextPolicy, canonical_len, is_canonical};
 
 impl Client {
     /// Queues a message whose body is held whole. Line endings are made CRLF (or a bare CR or LF
-    /// refused, by [`Config::bare_line_endings`](crate::Config::bare_line_endings)) and the body is checked now: NUL and lines over
-    /// 998 octets are refused (SECURITY.md D1, D2, D7). A `BODY=BINARYMIME` body is sent as is.
+    /// refused, by [`Config::bare_line_endings`](crate::Config::bare_line_endings)) and the
+    /// body is checked now: NUL and lines over 998 octets are refused (SECURITY.md D1, D2, D7).
+    /// A `BODY=BINARYMIME` body is sent as is.
     ///
     /// A body that already ends every line in CRLF is not copied: its octets go out by reference
-    /// in [`Transmission`](crate::Transmission) segments, with BDAT as they are and with
-    /// DATA between the dots that RFC 5321 §4.5.2 adds. Any other body is checked now and made
-    /// canonical a window at a time as it goes out, so memory never grows with its size.
+    /// in [`Transmission`](crate::Transmission) segments, with BDAT as they are and with DATA
+    /// between the dots that RFC 5321 §4.5.2 adds. Any other body is made canonical a window at
+    /// a time as it goes out, so memory does not grow with its size.
     pub fn send(&mut self, envelope: Envelope, body: Bytes) -> Result<TransactionId, UsageError> {
         self.check_open(&envelope)?;
         let binary = envelope.params.body == Some(BodyType::BinaryMime);
