@@ -44,6 +44,11 @@ impl Postfix {
         std::fs::read(self.dir.join("ca.pem")).expect("ca.pem written by scripts/postfix.sh")
     }
 
+    /// The files of Postfix's certificate (for `localhost` and 127.0.0.1) and its key.
+    pub fn cert_and_key(&self) -> (PathBuf, PathBuf) {
+        (self.dir.join("server.pem"), self.dir.join("server.key"))
+    }
+
     /// Waits up to ten seconds for a delivered message holding `needle` and returns it.
     pub fn delivered(&self, needle: &str) -> Option<String> {
         let new = self.dir.join("mail/catchall/new");

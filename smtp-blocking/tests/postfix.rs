@@ -1,6 +1,8 @@
 //! The blocking adapter against a real Postfix (`scripts/postfix.sh`), each message verified in
 //! the delivered Maildir.
 
+#[path = "../../testing/old_tls.rs"]
+mod old_tls;
 #[path = "../../testing/postfix.rs"]
 mod postfix;
 
@@ -8,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use old_tls::OldTlsServer;
 use postfix::{
     IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER, envelope,
 };
@@ -232,4 +235,22 @@ fn refusals_surface_clearly() {
     let error = connect(options(&postfix, STARTTLS_PORT, TlsMode::Implicit, true))
         .expect_err("plaintext greeting");
     assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+}
+
+/// SECURITY.md G7 and A16 (RFC 8314 §5, RFC 8997): a server that offers only TLS 1.1 fails the
+/// handshake, so nothing is sent over it; the same server with TLS 1.2 gets past the handshake
+/// (and, sending no greeting, ends the session another way).
+#[test]
+fn g7_a16_tls_below_1_2_fails_the_handshake() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    for (flag, refused) in [("-tls1_1", true), ("-tls1_2", false)] {
+        let server = OldTlsServer::start(&postfix, flag);
+        let mut options = options(&postfix, server.port(), TlsMode::Implicit, false);
+        options.config.timeouts = Timeouts::uniform(Duration::from_secs(2));
+        let error = connect(options).expect_err("no SMTP server");
+        let handshake = matches!(error, Error::TlsHandshake(_));
+        assert_eq!(handshake, refused, "{flag}: {error:?}");
+    }
 }

@@ -1,6 +1,8 @@
 //! The tokio adapter against a real Postfix (`scripts/postfix.sh`), each message verified in
 //! the delivered Maildir.
 
+#[path = "../../testing/old_tls.rs"]
+mod old_tls;
 #[path = "../../testing/postfix.rs"]
 mod postfix;
 
@@ -8,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use old_tls::OldTlsServer;
 use postfix::{
     IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER, envelope,
 };
@@ -294,4 +297,22 @@ async fn a_25_megabyte_message_streamed_from_a_file() {
         postfix::expected_body(&body),
         "body intact"
     );
+}
+
+/// SECURITY.md G7 and A16 (RFC 8314 §5, RFC 8997): a server that offers only TLS 1.1 fails the
+/// handshake, so nothing is sent over it; the same server with TLS 1.2 gets past the handshake
+/// (and, sending no greeting, ends the session another way).
+#[tokio::test]
+async fn g7_a16_tls_below_1_2_fails_the_handshake() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    for (flag, refused) in [("-tls1_1", true), ("-tls1_2", false)] {
+        let server = OldTlsServer::start(&postfix, flag);
+        let mut options = options(&postfix, server.port(), TlsMode::Implicit, false);
+        options.config.timeouts = Timeouts::uniform(Duration::from_secs(2));
+        let error = connect(options).await.expect_err("no SMTP server");
+        let handshake = matches!(error, Error::TlsHandshake(_));
+        assert_eq!(handshake, refused, "{flag}: {error:?}");
+    }
 }
