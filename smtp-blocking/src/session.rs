@@ -68,40 +68,64 @@ impl std::fmt::Debug for Session {
 
 /// Connects, then runs greeting, EHLO, TLS and AUTH; returns once messages can be sent.
 pub fn connect(options: Options) -> Result<Session, Error> {
-    let Options {
-        endpoint,
-        mut config,
-        tls,
-    } = options;
-    config.tls = endpoint.tls;
-    let needs_tls = endpoint.tls != smtp_proto::TlsMode::InsecurePlaintext;
-    let connector = needs_tls.then(|| tls.connector()).transpose()?;
     let epoch = Instant::now();
-    let deadline = epoch + config.timeouts.greeting;
+    let connector = tls_connector(&options)?;
+    let deadline = epoch + options.config.timeouts.greeting;
+    let tcp = open(&options.endpoint, deadline)?;
+    start(tcp, options, connector, epoch)
+}
+
+/// Runs the session over a TCP connection the caller opened (through a proxy or a tunnel, say),
+/// exactly as [`connect`] would after connecting: `options.endpoint.host` is the name the
+/// certificate must match, and implicit TLS still begins with the handshake (SECURITY.md G9).
+pub fn connect_over(tcp: TcpStream, options: Options) -> Result<Session, Error> {
+    let connector = tls_connector(&options)?;
+    start(tcp, options, connector, Instant::now())
+}
+
+/// The TLS connector, built before any IO so that a bad configuration fails first.
+fn tls_connector(options: &Options) -> Result<Option<TlsConnector>, Error> {
+    let needs_tls = options.endpoint.tls != smtp_proto::TlsMode::InsecurePlaintext;
+    needs_tls.then(|| options.tls.connector()).transpose()
+}
+
+/// Connects to the first address of the endpoint that answers before `deadline`.
+fn open(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, Error> {
     let addresses = (endpoint.host.as_str(), endpoint.port)
         .to_socket_addrs()
         .map_err(|_| Error::InvalidHostName(endpoint.host.clone()))?;
     let mut last_error = None;
-    let mut tcp = None;
     for address in addresses {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Error::ConnectTimeout);
         }
         match TcpStream::connect_timeout(&address, remaining) {
-            Ok(stream) => {
-                tcp = Some(stream);
-                break;
-            }
+            Ok(tcp) => return Ok(tcp),
             Err(e) => last_error = Some(e),
         }
     }
-    let tcp = match (tcp, last_error) {
-        (Some(tcp), _) => tcp,
-        (None, Some(e)) if e.kind() == ErrorKind::TimedOut => return Err(Error::ConnectTimeout),
-        (None, Some(e)) => return Err(Error::Io(e)),
-        (None, None) => return Err(Error::InvalidHostName(endpoint.host.clone())),
-    };
+    Err(match last_error {
+        Some(e) if e.kind() == ErrorKind::TimedOut => Error::ConnectTimeout,
+        Some(e) => Error::Io(e),
+        None => Error::InvalidHostName(endpoint.host.clone()),
+    })
+}
+
+/// Runs greeting, EHLO, TLS and AUTH on an open connection; the session's clock starts at
+/// `epoch`.
+fn start(
+    tcp: TcpStream,
+    options: Options,
+    connector: Option<TlsConnector>,
+    epoch: Instant,
+) -> Result<Session, Error> {
+    let Options {
+        endpoint,
+        mut config,
+        ..
+    } = options;
+    config.tls = endpoint.tls;
     tcp.set_nodelay(true)?;
     let mut session = Session {
         client: Client::new(smtp_proto::Instant::ZERO, config),

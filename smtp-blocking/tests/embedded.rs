@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use smtp_blocking::smtp_proto::{
     ClientId, Credentials, Envelope, Mailbox, StreamedBody, Timeouts, TlsMode,
 };
-use smtp_blocking::{Endpoint, Error, Options, connect};
+use smtp_blocking::{Endpoint, Error, Options, connect, connect_over};
 use smtp_tokio::server::{ConnectionRecord, ServerOptions, TestServer};
 
 /// The embedded server runs on its own runtime; the client under test is plain blocking code.
@@ -214,4 +214,29 @@ fn g8_close_notify_after_quit() {
     drop(connect(options(&server, TlsMode::Implicit)).expect("session"));
     let record = last_connection(&server);
     assert!(record.tls && !record.close_notify, "{record:?}");
+}
+
+/// SECURITY.md G9: over a TCP connection the caller opened, implicit TLS still begins with the
+/// handshake and STARTTLS is still required; against a plaintext server implicit TLS fails.
+#[test]
+fn g9_a_caller_supplied_connection_still_gets_tls() {
+    for mode in [TlsMode::Implicit, TlsMode::StartTls] {
+        let (_runtime, server) = server(ServerOptions {
+            implicit_tls: mode == TlsMode::Implicit,
+            ..ServerOptions::default()
+        });
+        let tcp = std::net::TcpStream::connect(server.addr()).expect("tcp");
+        let mut session = connect_over(tcp, options(&server, mode)).expect("session");
+        assert!(session.is_encrypted());
+        let report = session
+            .send(envelope(&["rcpt@example.net"]), "Hi\r\n".into())
+            .expect("sent");
+        assert!(report.is_accepted(), "{report:?}");
+        session.quit().expect("quit");
+        assert!(server.received()[0].tls, "{mode:?}");
+    }
+    let (_runtime, plaintext) = server(ServerOptions::default());
+    let tcp = std::net::TcpStream::connect(plaintext.addr()).expect("tcp");
+    let error = connect_over(tcp, options(&plaintext, TlsMode::Implicit)).expect_err("plaintext");
+    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
 }

@@ -33,7 +33,7 @@ mod session;
 mod tls;
 
 pub use error::Error;
-pub use session::{Options, Session, connect};
+pub use session::{Options, Session, connect, connect_over};
 pub use smtp_proto;
 pub use smtp_proto::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use tls::TlsOptions;

@@ -75,29 +75,61 @@ impl std::fmt::Debug for Session {
 
 /// Connects, then runs greeting, EHLO, TLS and AUTH; returns once messages can be sent.
 pub async fn connect(options: Options) -> Result<Session, Error> {
+    let epoch = Instant::now();
+    let tls = prepare_tls(&options)?;
+    let deadline = epoch + options.config.timeouts.greeting;
+    let address = (options.endpoint.host.as_str(), options.endpoint.port);
+    let tcp = timeout_at(deadline, TcpStream::connect(address))
+        .await
+        .map_err(|_| Error::ConnectTimeout)??;
+    start(tcp, options, tls, epoch).await
+}
+
+/// Runs the session over a TCP connection the caller opened (through a proxy or a tunnel, say),
+/// exactly as [`connect`] would after connecting: `options.endpoint.host` is the name the
+/// certificate must match, and implicit TLS still begins with the handshake (SECURITY.md G9).
+pub async fn connect_over(tcp: TcpStream, options: Options) -> Result<Session, Error> {
+    let tls = prepare_tls(&options)?;
+    start(tcp, options, tls, Instant::now()).await
+}
+
+/// What the TLS handshake needs, built before any IO so that a bad configuration fails first.
+struct PreparedTls {
+    connector: Option<TlsConnector>,
+    server_name: ServerName<'static>,
+}
+
+fn prepare_tls(options: &Options) -> Result<PreparedTls, Error> {
+    let host = &options.endpoint.host;
+    let needs_tls = options.endpoint.tls != smtp_proto::TlsMode::InsecurePlaintext;
+    Ok(PreparedTls {
+        connector: needs_tls.then(|| options.tls.connector()).transpose()?,
+        server_name: ServerName::try_from(host.clone())
+            .map_err(|_| Error::InvalidHostName(host.clone()))?,
+    })
+}
+
+/// Runs greeting, EHLO, TLS and AUTH on an open connection; the session's clock starts at
+/// `epoch`.
+async fn start(
+    tcp: TcpStream,
+    options: Options,
+    tls: PreparedTls,
+    epoch: Instant,
+) -> Result<Session, Error> {
     let Options {
         endpoint,
         mut config,
-        tls,
+        ..
     } = options;
     config.tls = endpoint.tls;
     config.transcript = tracing::enabled!(target: "smtp", tracing::Level::DEBUG);
-    let needs_tls = endpoint.tls != smtp_proto::TlsMode::InsecurePlaintext;
-    let connector = needs_tls.then(|| tls.connector()).transpose()?;
-    let server_name = ServerName::try_from(endpoint.host.clone())
-        .map_err(|_| Error::InvalidHostName(endpoint.host.clone()))?;
-    let epoch = Instant::now();
-    let connect_deadline = epoch + config.timeouts.greeting;
-    let address = (endpoint.host.as_str(), endpoint.port);
-    let tcp = timeout_at(connect_deadline, TcpStream::connect(address))
-        .await
-        .map_err(|_| Error::ConnectTimeout)??;
     tcp.set_nodelay(true)?;
     let mut session = Session {
         client: Client::new(smtp_proto::Instant::ZERO, config),
         stream: Some(Stream::Plain(tcp)),
-        connector,
-        server_name,
+        connector: tls.connector,
+        server_name: tls.server_name,
         endpoint,
         epoch,
         buf: vec![0; READ_SIZE].into_boxed_slice(),

@@ -6,7 +6,7 @@ use smtp_tokio::server::{ConnectionRecord, ServerOptions, TestServer};
 use smtp_tokio::smtp_proto::{
     ClientId, Credentials, Envelope, Mailbox, Outcome, StreamedBody, Timeouts, TlsMode,
 };
-use smtp_tokio::{Endpoint, Error, Options, connect};
+use smtp_tokio::{Endpoint, Error, Options, connect, connect_over};
 
 fn options(server: &TestServer, mode: TlsMode) -> Options {
     let endpoint = Endpoint::with_mode("localhost", server.addr().port(), mode);
@@ -303,4 +303,42 @@ async fn g8_close_notify_after_quit() {
     );
     let record = last_connection(&server).await;
     assert!(record.tls && !record.close_notify, "{record:?}");
+}
+
+/// SECURITY.md G9: over a TCP connection the caller opened, implicit TLS still begins with the
+/// handshake and STARTTLS is still required; against a plaintext server implicit TLS fails.
+#[tokio::test]
+async fn g9_a_caller_supplied_connection_still_gets_tls() {
+    for mode in [TlsMode::Implicit, TlsMode::StartTls] {
+        let server = TestServer::start(ServerOptions {
+            implicit_tls: mode == TlsMode::Implicit,
+            ..ServerOptions::default()
+        })
+        .await
+        .expect("server");
+        let tcp = tokio::net::TcpStream::connect(server.addr())
+            .await
+            .expect("tcp");
+        let mut session = connect_over(tcp, options(&server, mode))
+            .await
+            .expect("session");
+        assert!(session.is_encrypted());
+        let report = session
+            .send(envelope(&["rcpt@example.net"]), "Hi\r\n".into())
+            .await
+            .expect("sent");
+        assert!(report.is_accepted(), "{report:?}");
+        session.quit().await.expect("quit");
+        assert!(server.received()[0].tls, "{mode:?}");
+    }
+    let plaintext = TestServer::start(ServerOptions::default())
+        .await
+        .expect("server");
+    let tcp = tokio::net::TcpStream::connect(plaintext.addr())
+        .await
+        .expect("tcp");
+    let error = connect_over(tcp, options(&plaintext, TlsMode::Implicit))
+        .await
+        .expect_err("plaintext server");
+    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
 }
