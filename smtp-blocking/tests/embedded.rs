@@ -111,6 +111,19 @@ fn a13_untrusted_certificate_fails_the_handshake() {
     assert!(server.received().is_empty());
 }
 
+/// SECURITY.md G3, F12: implicit TLS against a plaintext server fails in the handshake, on one
+/// connection, never retried in clear.
+#[test]
+fn g3_f12_implicit_tls_against_a_plaintext_server_fails_without_fallback() {
+    let (_runtime, server) = server(ServerOptions::default());
+    let error = connect(options(&server, TlsMode::Implicit)).expect_err("plaintext server");
+    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    last_connection(&server);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.connections().len(), 1);
+    assert!(server.received().is_empty());
+}
+
 #[test]
 fn f2_slow_drip_server_times_out_on_the_absolute_deadline() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listener");

@@ -153,8 +153,10 @@ async fn a13_untrusted_certificate_fails_the_handshake() {
     assert!(server.received().is_empty());
 }
 
+/// SECURITY.md G3, F12: implicit TLS against a plaintext server fails in the handshake, on one
+/// connection, never retried in clear.
 #[tokio::test]
-async fn g3_implicit_tls_against_a_plaintext_server_fails() {
+async fn g3_f12_implicit_tls_against_a_plaintext_server_fails_without_fallback() {
     let server = TestServer::start(ServerOptions::default())
         .await
         .expect("server");
@@ -162,6 +164,10 @@ async fn g3_implicit_tls_against_a_plaintext_server_fails() {
         .await
         .expect_err("plaintext server");
     assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    last_connection(&server).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.connections().len(), 1);
+    assert!(server.received().is_empty());
 }
 
 #[tokio::test]
