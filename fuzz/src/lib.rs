@@ -1,4 +1,5 @@
-//! Shared helpers for the fuzz targets: splitting input, decoding, and reference models.
+//! Shared helpers for the fuzz targets: splitting input, decoding, and reference models. The
+//! targets together check SECURITY.md F13: no input makes the core panic or grow without bound.
 
 use smtp_proto::{Reply, ReplyDecoder, ReplyError, ReplyLimits};
 
