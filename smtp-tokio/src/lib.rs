@@ -4,7 +4,10 @@
 //! no protocol decisions, holds no read buffer of its own between the socket and the core (so
 //! nothing read before a TLS handshake can be used after it), bounds every read, write and
 //! handshake by the core's deadline, and sets `TCP_NODELAY` so that pipelined commands and
-//! message data never wait on Nagle's algorithm.
+//! message data never wait on Nagle's algorithm. It writes each transmission with vectored
+//! writes (message bodies straight from the caller's `Bytes`) and, while the socket takes no
+//! more, reads what the server sends, so a server that answers before it has read everything
+//! never waits on a client that only writes.
 //!
 //! ```no_run
 //! use smtp_tokio::{Endpoint, Options, connect};
@@ -30,6 +33,7 @@ mod error;
 #[cfg(feature = "test-server")]
 pub mod server;
 mod session;
+mod stream;
 mod tls;
 
 pub use error::Error;

@@ -8,13 +8,13 @@ use smtp_proto::{
     Action, Client, ClientId, Config, Envelope, Event, Reply, StreamedBody, TlsInfo, TransactionId,
     TransactionReport, TranscriptLine, Transmission,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
 use crate::error::Error;
+use crate::stream::Stream;
 use crate::tls::TlsOptions;
 use smtp_proto::Endpoint;
 
@@ -42,11 +42,6 @@ impl Options {
             tls: TlsOptions::default(),
         }
     }
-}
-
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
 }
 
 /// An open SMTP session. Send messages with [`send`](Self::send) and friends, then
@@ -274,26 +269,44 @@ impl Session {
     }
 
     /// Writes a transmission with vectored writes, so commands and the caller's body buffers go
-    /// out together without being gathered into one buffer first.
+    /// out together without being gathered into one buffer first. While the connection takes no
+    /// more, whatever the server sends is read and passed to the core, so a server that answers
+    /// before it has read everything never waits on us (RFC 2920 §3.1, SECURITY.md F11).
     async fn transmit(
         &mut self,
         mut data: Transmission,
         deadline: smtp_proto::Instant,
     ) -> Result<(), Error> {
         let at = self.deadline(deadline);
-        let written = match self.stream.as_mut() {
-            Some(Stream::Plain(s)) => timeout_at(at, s.write_all_buf(&mut data)).await,
-            Some(Stream::Tls(s)) => {
-                timeout_at(at, async {
-                    s.write_all_buf(&mut data).await?;
-                    s.flush().await
-                })
-                .await
+        let epoch = self.epoch;
+        let (client, buf) = (&mut self.client, &mut self.buf[..]);
+        let mut on_input = |input: &[u8]| {
+            let now = smtp_proto::Instant::from_duration(epoch.elapsed());
+            if input.is_empty() {
+                client.handle_eof(now);
+            } else {
+                client.handle_input(now, input);
             }
-            None => return Err(Error::Usage(smtp_proto::UsageError::Closed)),
+            // Writing the rest is pointless once the session has failed or ended.
+            client.error().is_none() && !input.is_empty()
         };
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Error::Usage(smtp_proto::UsageError::Closed));
+        };
+        let written = timeout_at(at, stream.transmit(&mut data, buf, &mut on_input)).await;
         match written {
-            Ok(result) => Ok(result?),
+            Ok(Ok(())) => Ok(()),
+            // The server is gone; what it said before leaving has reached the core.
+            Ok(Err(e)) if self.client.error().is_some() => {
+                tracing::debug!(target: "smtp", "write after the session ended: {e}");
+                Ok(())
+            }
+            // TLS ended without close_notify while we wrote: the connection is gone.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.client.handle_eof(self.now());
+                Ok(())
+            }
+            Ok(Err(e)) => Err(Error::Io(e)),
             Err(_) => {
                 self.client.handle_timeout(self.now());
                 Ok(())
@@ -304,11 +317,10 @@ impl Session {
     async fn receive(&mut self, deadline: smtp_proto::Instant) -> Result<(), Error> {
         let at = self.deadline(deadline);
         let buf = &mut self.buf[..];
-        let read = match self.stream.as_mut() {
-            Some(Stream::Plain(s)) => timeout_at(at, s.read(buf)).await,
-            Some(Stream::Tls(s)) => timeout_at(at, s.read(buf)).await,
-            None => return Err(Error::Usage(smtp_proto::UsageError::Closed)),
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Error::Usage(smtp_proto::UsageError::Closed));
         };
+        let read = timeout_at(at, stream.read(buf)).await;
         let now = self.now();
         match read {
             Err(_) => self.client.handle_timeout(now),
@@ -376,18 +388,9 @@ impl Session {
     }
 
     async fn shutdown(&mut self) {
-        let closing = async {
-            match self.stream.take() {
-                Some(Stream::Plain(mut s)) => {
-                    let _ = s.shutdown().await;
-                }
-                Some(Stream::Tls(mut s)) => {
-                    let _ = s.shutdown().await;
-                }
-                None => {}
-            }
-        };
-        // Closing never waits long on a server that stopped reading.
-        let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
+        if let Some(stream) = self.stream.take() {
+            // Closing never waits long on a server that stopped reading.
+            let _ = tokio::time::timeout(Duration::from_secs(5), stream.close()).await;
+        }
     }
 }
