@@ -7,6 +7,11 @@
 //! recomputed before each call, so a server that drips one byte at a time still times out), and
 //! sets `TCP_NODELAY`.
 //!
+//! Being blocking, it writes a whole transmission before it reads. The core's bound on
+//! pipelined commands awaiting replies (`Config::max_unanswered_commands`, 256) keeps the
+//! replies in flight far below any socket buffer, so a server that answers as it reads cannot
+//! deadlock it; raise that bound only with care here (`smtp-tokio` reads while it writes).
+//!
 //! ```no_run
 //! use smtp_blocking::{Endpoint, Options, connect};
 //! use smtp_blocking::smtp_proto::{ClientId, Credentials, Envelope, Mailbox};
