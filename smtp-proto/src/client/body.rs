@@ -17,16 +17,21 @@ use crate::wire::text::TextPolicy;
 const DATA_WINDOW: usize = 256 * 1024;
 
 impl Client {
+    /// How message text is checked on the wire: the configured line-ending rule, and 8-bit
+    /// octets only if the server offers 8BITMIME (RFC 6152).
+    fn text_policy(&self) -> TextPolicy {
+        TextPolicy {
+            bare_line_endings: self.config.bare_line_endings,
+            allow_8bit: self.caps.as_ref().is_some_and(Capabilities::eight_bit_mime),
+        }
+    }
+
     /// After `354`: the body in transparent form and the terminator (RFC 5321 §4.5.2). A whole
     /// body goes out by reference, one window per transmission.
     pub(super) fn emit_body(&mut self, index: usize) -> Progress {
         self.mark_output();
         let before = self.out.len();
-        let allow_8bit = self.caps.as_ref().is_some_and(Capabilities::eight_bit_mime);
-        let policy = TextPolicy {
-            bare_line_endings: self.config.bare_line_endings,
-            allow_8bit,
-        };
+        let policy = self.text_policy();
         let txn = &mut self.txns[index];
         let id = txn.id;
         let result = match &mut txn.body {
@@ -94,7 +99,7 @@ impl Client {
     /// BDAT chunks (RFC 3030 §2): all at once with pipelining, one per reply without.
     pub(super) fn emit_chunks(&mut self, index: usize) -> Progress {
         let chunk_size = self.config.bdat_chunk_size;
-        let allow_8bit = self.caps.as_ref().is_some_and(Capabilities::eight_bit_mime);
+        let policy = self.text_policy();
         let binary = self.txns[index].envelope.params.body == Some(BodyType::BinaryMime);
         let txn = &mut self.txns[index];
         let id = txn.id;
@@ -111,10 +116,7 @@ impl Client {
                 let kind = if binary {
                     BdatContent::Binary
                 } else {
-                    BdatContent::Text(TextPolicy {
-                        bare_line_endings: self.config.bare_line_endings,
-                        allow_8bit,
-                    })
+                    BdatContent::Text(policy)
                 };
                 stream.next_chunk(kind, chunk_size)
             }
