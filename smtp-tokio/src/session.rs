@@ -281,12 +281,11 @@ impl Session {
         let epoch = self.epoch;
         let (client, buf) = (&mut self.client, &mut self.buf[..]);
         let mut on_input = |input: &[u8]| {
-            let now = smtp_proto::Instant::from_duration(epoch.elapsed());
-            if input.is_empty() {
-                client.handle_eof(now);
-            } else {
-                client.handle_input(now, input);
-            }
+            feed(
+                client,
+                smtp_proto::Instant::from_duration(epoch.elapsed()),
+                input,
+            );
             // Writing the rest is pointless once the session has failed or ended.
             client.error().is_none() && !input.is_empty()
         };
@@ -324,8 +323,7 @@ impl Session {
         let now = self.now();
         match read {
             Err(_) => self.client.handle_timeout(now),
-            Ok(Ok(0)) => self.client.handle_eof(now),
-            Ok(Ok(n)) => self.client.handle_input(now, &self.buf[..n]),
+            Ok(Ok(n)) => feed(&mut self.client, now, &self.buf[..n]),
             // A reset or a TLS record error: the connection is gone.
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 self.client.handle_eof(now)
@@ -392,5 +390,14 @@ impl Session {
             // Closing never waits long on a server that stopped reading.
             let _ = tokio::time::timeout(Duration::from_secs(5), stream.close()).await;
         }
+    }
+}
+
+/// Hands what one read brought to the core: input, or (when empty) the end of the stream.
+fn feed(client: &mut Client, now: smtp_proto::Instant, input: &[u8]) {
+    if input.is_empty() {
+        client.handle_eof(now);
+    } else {
+        client.handle_input(now, input);
     }
 }
