@@ -2,6 +2,8 @@
 
 mod support;
 
+use support::reference::reference_canonical;
+
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use smtp_proto::wire::dot_stuff::unstuff;
@@ -34,29 +36,6 @@ fn small_limits() -> ReplyLimits {
         max_lines: 5,
         max_reply_len: 120,
     }
-}
-
-/// The canonical form of a text body, computed the obvious way: CRLF kept, any other CR or LF
-/// becomes CRLF, and a last line without CRLF gets one.
-fn reference_canonical(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 2);
-    let mut i = 0;
-    while i < body.len() {
-        match (body[i], body.get(i + 1)) {
-            (b'\r', Some(b'\n')) => {
-                out.extend_from_slice(b"\r\n");
-                i += 2;
-                continue;
-            }
-            (b'\r' | b'\n', _) => out.extend_from_slice(b"\r\n"),
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 fn text_body() -> impl Strategy<Value = Vec<u8>> {

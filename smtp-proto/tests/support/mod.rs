@@ -3,25 +3,15 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod answering;
+pub mod reference;
 pub mod session;
 
 use bytes::BytesMut;
-use smtp_proto::{Capabilities, Command, Mailbox, Reply, ReplyDecoder, ReplyError, ReplyLimits};
-
-/// What a decoder produced from some input: the replies, the error that ended the stream if
-/// any, and whether it was left inside a reply.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Decoded {
-    pub replies: Vec<Reply>,
-    pub error: Option<ReplyError>,
-    pub mid_reply: bool,
-}
+pub use reference::{Decoded, decode_pieces};
+use smtp_proto::{Capabilities, Command, Mailbox, Reply, ReplyLimits};
 
 /// Feeds `input` cut at the given lengths (the rest in one piece), draining after each piece.
 pub fn decode_split(limits: ReplyLimits, input: &[u8], cuts: &[usize]) -> Decoded {
-    let mut decoder = ReplyDecoder::new(limits);
-    let mut replies = Vec::new();
-    let mut error = None;
     let mut rest = input;
     let mut pieces: Vec<&[u8]> = Vec::new();
     for &cut in cuts {
@@ -30,24 +20,7 @@ pub fn decode_split(limits: ReplyLimits, input: &[u8], cuts: &[usize]) -> Decode
         rest = tail;
     }
     pieces.push(rest);
-    for piece in pieces {
-        decoder.feed(piece);
-        loop {
-            match decoder.next_reply() {
-                Ok(Some(reply)) => replies.push(reply),
-                Ok(None) => break,
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
-    }
-    Decoded {
-        replies,
-        error,
-        mid_reply: decoder.is_mid_reply(),
-    }
+    decode_pieces(limits, &pieces)
 }
 
 /// A small deterministic generator, so "random" splits are the same on every run.
