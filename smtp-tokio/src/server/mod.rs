@@ -3,15 +3,68 @@
 //! It speaks enough SMTP to exercise a client for real: STARTTLS or implicit TLS with a
 //! certificate generated at start (a CA and a `localhost`/`127.0.0.1` certificate it signed),
 //! AUTH PLAIN and LOGIN (only over TLS), PIPELINING, CHUNKING, SIZE, and Amazon-SES-like
-//! `250 Ok <message id>` replies. Recipients whose local part starts with `reject` are refused
-//! with `550`, `tempfail` with `450`. It listens on 127.0.0.1 only.
+//! `250 Ok <message id>` replies. It listens on 127.0.0.1 only.
+//!
+//! # Replies
+//!
+//! It keeps the transaction state the way Postfix does, with Postfix's replies:
+//!
+//! - MAIL opens a transaction; another MAIL while it is open gets
+//!   `503 5.5.1 Error: nested MAIL command`. The transaction ends with an accepted message, RSET,
+//!   EHLO, HELO or STARTTLS.
+//! - A reverse-path whose local part starts with `tempfail` gets
+//!   `451 4.3.0 Temporary failure: try again later`, one starting with `reject` gets
+//!   `550 5.7.1 Sender rejected`; neither opens a transaction.
+//! - RCPT outside a transaction gets `503 5.5.1 Error: need MAIL command`. A recipient whose
+//!   local part starts with `reject` gets `550`, `tempfail` gets `450`.
+//! - DATA outside a transaction gets `503 5.5.1 Error: need RCPT command`, DATA without an
+//!   accepted recipient `554 5.5.1 Error: no valid recipients`.
+//! - A BDAT chunk without an accepted recipient is read, then refused with
+//!   `554 5.5.1 Error: no valid recipients`; the transaction stays open until RSET, so later
+//!   chunks are refused the same way.
+//!
+//! # Faults
+//!
+//! [`ServerOptions::fault`] makes it misbehave on purpose, once per connection, on the first
+//! [`Fault::connections`] connections it accepts (so a client that retries on a new connection
+//! meets a healthy server). Messages are counted on each connection by their MAIL commands,
+//! whatever the replies; the fault hits message [`Fault::message`]. At its [`FaultPoint`]:
+//!
+//! - [`Greeting`](FaultPoint::Greeting): instead of the `220` greeting (after the handshake
+//!   with implicit TLS);
+//! - [`Ehlo`](FaultPoint::Ehlo): instead of the reply to the first EHLO, HELO or LHLO;
+//! - [`Mail`](FaultPoint::Mail), [`Rcpt`](FaultPoint::Rcpt), [`Data`](FaultPoint::Data):
+//!   instead of the reply to the message's MAIL, first RCPT, DATA;
+//! - [`DataEnd`](FaultPoint::DataEnd): after the message's whole body (the final dot, or the
+//!   `BDAT ... LAST` chunk), instead of the final reply;
+//! - [`Bdat`](FaultPoint::Bdat): after the octets of the message's first BDAT chunk, instead
+//!   of its reply; if that chunk is the LAST one, as at `DataEnd`.
+//!
+//! the server does its [`FaultAction`] and the connection ends:
+//!
+//! - [`Reply421`](FaultAction::Reply421): replies
+//!   `421 4.4.2 localhost closing transmission channel` and closes;
+//! - [`Malformed`](FaultAction::Malformed): replies `2x0 garbled` and closes;
+//! - [`Eof`](FaultAction::Eof): closes without replying;
+//! - [`Reset`](FaultAction::Reset): waits 50 ms, so that earlier replies arrive, then aborts
+//!   the TCP connection with a reset (no TLS close_notify, no FIN).
+//!
+//! A clean close sends TLS close_notify when TLS is on, shuts down the sending side and reads
+//! until the client closes, so that commands the client pipelined do not turn it into a reset.
+//! At the end of a body with accepted recipients, `Reply421` refuses the message, while the
+//! other actions store it first (it was accepted and the reply got lost). A fault on a chunk
+//! that is not the last stores nothing. The connection is recorded in [`TestServer::connections`] before it closes.
 
 mod cert;
 mod conn;
+mod dialogue;
+mod fault;
+
+pub use fault::{Fault, FaultAction, FaultPoint};
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
@@ -36,6 +89,8 @@ pub struct ServerOptions {
     /// The DNS name the certificate is issued for (it also covers 127.0.0.1). Another name than
     /// the one the client dials makes the handshake fail (SECURITY.md G5).
     pub certificate_name: String,
+    /// A failure to cause on purpose (see the [module documentation](self)); none by default.
+    pub fault: Option<Fault>,
 }
 
 impl Default for ServerOptions {
@@ -48,6 +103,7 @@ impl Default for ServerOptions {
             chunking: true,
             size: 35 * 1024 * 1024,
             certificate_name: "localhost".into(),
+            fault: None,
         }
     }
 }
@@ -89,6 +145,7 @@ pub struct TestServer {
     ca_pem: String,
     received: Arc<Mutex<Vec<Received>>>,
     connections: Arc<Mutex<Vec<ConnectionRecord>>>,
+    accepted: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -122,13 +179,12 @@ impl TestServer {
             connections: connections.clone(),
             counter: AtomicU64::new(0),
         });
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let _ = tcp.set_nodelay(true);
-                    conn::serve(shared, Box::new(tcp)).await;
-                });
+                let number = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::spawn(conn::serve(shared.clone(), tcp, number));
             }
         });
         Ok(Self {
@@ -136,6 +192,7 @@ impl TestServer {
             ca_pem,
             received,
             connections,
+            accepted,
             task,
         })
     }
@@ -162,11 +219,16 @@ impl TestServer {
             .map(|c| c.clone())
             .unwrap_or_default()
     }
+
+    /// How many connections it has accepted so far.
+    pub fn accepted_connections(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
 }
 
 fn store(
     shared: &Shared,
-    txn: conn::Transaction,
+    txn: dialogue::Transaction,
     data: Vec<u8>,
     tls: bool,
     user: &Option<String>,
