@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use smtp_proto::{Outcome, TlsMode, TransactionReport};
+use smtp_proto::{Outcome, TlsMode, TransactionReport, Verdict};
 
 #[derive(Debug, Default)]
 pub struct Args {
@@ -93,35 +93,6 @@ pub fn generated_message(from: &str, to: &str) -> Vec<u8> {
     message.into_bytes()
 }
 
-pub fn describe(index: usize, report: &TransactionReport) -> String {
-    let refused: Vec<String> = report
-        .recipients
-        .iter()
-        .filter(|r| !r.accepted())
-        .map(|r| {
-            format!(
-                "{:?}: {}",
-                r.path,
-                r.reply
-                    .as_ref()
-                    .map_or("not sent".into(), |r| r.to_string())
-            )
-        })
-        .collect();
-    let refused = if refused.is_empty() {
-        String::new()
-    } else {
-        format!(" refused [{}]", refused.join("; "))
-    };
-    match &report.outcome {
-        Outcome::Accepted(reply) => match report.message_id() {
-            Some(id) => format!("message {index}: accepted, id {id} ({reply}){refused}"),
-            None => format!("message {index}: accepted ({reply}){refused}"),
-        },
-        other => format!("message {index}: not delivered: {other:?}{refused}"),
-    }
-}
-
 /// Whether no server was named: the example then runs against its embedded server.
 pub fn embedded(args: &Args) -> bool {
     args.host.is_none() && args.ses.is_none()
@@ -198,29 +169,128 @@ pub fn share(args: &Args, worker: usize) -> usize {
     args.count / args.concurrency + usize::from(worker < args.count % args.concurrency)
 }
 
-/// Prints every report; returns how many messages were accepted and whether all went well.
-pub fn print_reports(reports: &[TransactionReport], sent: &mut usize) -> bool {
-    let mut all_ok = true;
-    for report in reports {
-        *sent += usize::from(report.is_accepted());
-        all_ok &= report.is_accepted() && report.recipients.iter().all(|r| r.accepted());
-        println!("{}", describe(*sent, report));
-    }
-    all_ok
+/// The number of worker `worker`'s first message, counting from 1.
+pub fn first_of(args: &Args, worker: usize) -> usize {
+    1 + (0..worker).map(|w| share(args, w)).sum::<usize>()
 }
 
-/// Prints a failed session's error, with the server's reply when there is one.
-pub fn print_failure(error: &dyn std::fmt::Display, reply: Option<&smtp_proto::Reply>) {
-    match reply {
-        Some(reply) => eprintln!("session failed: {error} (server said: {reply})"),
-        None => eprintln!("session failed: {error}"),
+/// What one connection came back with: the reports of its messages in input order, and the
+/// error that ended its session (or kept it from starting), if one did.
+pub struct Worker {
+    /// The number of its first message, counting from 1 across all connections.
+    pub first: usize,
+    /// How many messages it was given.
+    pub count: usize,
+    pub reports: Vec<TransactionReport>,
+    pub error: Option<smtp_proto::driver::Error>,
+}
+
+impl Worker {
+    /// A worker that connected and queued its messages: `sent` is what `send_all` returned,
+    /// `failure` the session's error after it, if it failed.
+    pub fn sent(
+        first: usize,
+        count: usize,
+        sent: Result<Vec<TransactionReport>, smtp_proto::driver::Error>,
+        failure: Option<&smtp_proto::Error>,
+    ) -> Self {
+        let (reports, error) = match sent {
+            Ok(reports) => (
+                reports,
+                failure.cloned().map(smtp_proto::driver::Error::Smtp),
+            ),
+            Err(error) => (Vec::new(), Some(error)),
+        };
+        Self {
+            first,
+            count,
+            reports,
+            error,
+        }
     }
 }
 
-/// The closing line: `sent N messages in S s (R msg/s)`.
-pub fn print_total(sent: usize, seconds: f64) {
+/// A message's line: its number, its verdict in words, and the server's words behind it.
+pub fn describe(number: usize, report: &TransactionReport) -> String {
+    let detail = match &report.outcome {
+        Outcome::Accepted(reply) => reply.to_string(),
+        Outcome::Rejected { stage, reply } => format!("{stage} refused: {reply}"),
+        Outcome::NoRecipientAccepted => "no recipient accepted".into(),
+        Outcome::InvalidForServer(e) => format!("not sendable to this server: {e}"),
+        Outcome::InvalidBody(e) => format!("invalid body: {e}"),
+        Outcome::TooLarge { limit } => format!("larger than the server's limit of {limit} octets"),
+        Outcome::Unknown(e) => {
+            format!("no reply to the end of data ({e}); it may have been delivered")
+        }
+        Outcome::Interrupted(e) => e.to_string(),
+        Outcome::NotAttempted => "never reached the server".into(),
+        Outcome::Cancelled => "cancelled".into(),
+        _ => String::new(),
+    };
+    let mut line = format!("message {number}: {}: {detail}", report.verdict);
+    for recipient in &report.recipients {
+        let differs = recipient.verdict != report.verdict
+            || matches!(report.outcome, Outcome::NoRecipientAccepted);
+        if differs {
+            let reply = recipient
+                .reply
+                .as_ref()
+                .map_or("no reply".into(), |r| r.to_string());
+            line.push_str(&format!(
+                "; {} {} ({reply})",
+                recipient.path, recipient.verdict
+            ));
+        }
+    }
+    line
+}
+
+/// Prints one line per message in input order, each failed session's cause, and the total;
+/// returns the exit status, after sendmail's convention: 0 when every recipient of every
+/// message was delivered, 69 (EX_UNAVAILABLE) when any was refused for good (or a session
+/// failed for good), 75 (EX_TEMPFAIL) when something was deferred, unknown or not attempted.
+pub fn summarise(workers: &[Worker], seconds: f64) -> u8 {
+    let (mut delivered, mut total) = (0, 0);
+    let (mut all_delivered, mut refused_for_good) = (true, false);
+    for worker in workers {
+        for (offset, report) in worker.reports.iter().enumerate() {
+            println!("{}", describe(worker.first + offset, report));
+            delivered += usize::from(report.verdict == Verdict::Delivered);
+            for recipient in &report.recipients {
+                all_delivered &= recipient.verdict == Verdict::Delivered;
+                refused_for_good |= recipient.verdict == Verdict::Bounced;
+            }
+        }
+        for number in worker.first + worker.reports.len()..worker.first + worker.count {
+            println!(
+                "message {number}: {}: never reached the server",
+                Verdict::NotAttempted
+            );
+            all_delivered = false;
+        }
+        total += worker.count;
+        if let Some(error) = &worker.error {
+            match error.reply() {
+                Some(reply) => eprintln!("session failed: {error} (server said: {reply})"),
+                None => eprintln!("session failed: {error}"),
+            }
+            let undelivered = worker.reports.len() < worker.count
+                || worker
+                    .reports
+                    .iter()
+                    .any(|r| r.verdict != Verdict::Delivered);
+            refused_for_good |= undelivered && !error.is_transient();
+        }
+    }
     println!(
-        "sent {sent} messages in {seconds:.3} s ({:.1} msg/s)",
-        sent as f64 / seconds.max(1e-9)
+        "delivered {delivered} of {total} messages in {seconds:.3} s ({:.1} msg/s)",
+        delivered as f64 / seconds.max(1e-9)
     );
+    if refused_for_good {
+        69
+    } else if all_delivered {
+        0
+    } else {
+        75
+    }
 }

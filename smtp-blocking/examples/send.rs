@@ -17,28 +17,44 @@ mod send_cli;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use send_cli::parse_args;
-use smtp_blocking::smtp_proto::{ClientId, Credentials, Timeouts, TlsMode, TranscriptLine};
+use send_cli::{Worker, parse_args};
+use smtp_blocking::smtp_proto::{ClientId, Credentials, Timeouts, TlsMode};
 use smtp_blocking::{Endpoint, Options, connect};
 use smtp_tokio::server::{ServerOptions, TestServer};
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(64);
+        }
+    };
+    match run(args) {
+        Ok(status) => ExitCode::from(status),
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(78)
         }
     }
 }
 
-fn run() -> Result<bool, Box<dyn std::error::Error>> {
-    let args = parse_args()?;
+fn run(args: send_cli::Args) -> Result<u8, Box<dyn std::error::Error>> {
     // The embedded server runs on a runtime of its own; the client is plain blocking code.
     let runtime = tokio::runtime::Runtime::new()?;
     let mut server = None;
     let mut options = if send_cli::embedded(&args) {
+        // The redacted transcript, for a short demonstration run.
+        let filter = if args.count <= 3 {
+            "smtp=debug"
+        } else {
+            "smtp=info"
+        };
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .without_time()
+            .init();
         let started = runtime.block_on(TestServer::start(ServerOptions::default()))?;
         println!(
             "embedded SMTP server on {} (STARTTLS, user \"demo\", password \"demo-password\")",
@@ -48,8 +64,6 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         let mut options = Options::new(endpoint, ClientId::parse("localhost")?);
         options.tls.add_ca_pem(started.ca_pem().as_bytes())?;
         options.config.credentials = Some(Credentials::password("demo", "demo-password")?);
-        // The redacted transcript, for a short demonstration run.
-        options.config.transcript = args.count <= 3;
         server = Some(started);
         options
     } else {
@@ -66,45 +80,39 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let (envelope, body) = send_cli::message(&args)?;
 
     let started = Instant::now();
-    let workers: Vec<_> = (0..args.concurrency)
+    let threads: Vec<_> = (0..args.concurrency)
         .map(|worker| {
-            let share = send_cli::share(&args, worker);
+            let (first, count) = (
+                send_cli::first_of(&args, worker),
+                send_cli::share(&args, worker),
+            );
             let (options, envelope, body) = (options.clone(), envelope.clone(), body.clone());
             std::thread::spawn(move || {
-                let mut session = connect(options)?;
-                let reports =
-                    session.send_all((0..share).map(|_| (envelope.clone(), body.clone())))?;
-                let transcript = session.take_transcript();
-                session.quit()?;
-                Ok::<_, smtp_blocking::Error>((reports, transcript))
+                let mut session = match connect(options) {
+                    Ok(session) => session,
+                    Err(error) => return Worker::sent(first, count, Err(error), None),
+                };
+                let sent = session.send_all((0..count).map(|_| (envelope.clone(), body.clone())));
+                let worker = Worker::sent(first, count, sent, session.error());
+                if worker.error.is_none()
+                    && let Err(error) = session.quit()
+                {
+                    eprintln!("quit: {error}");
+                }
+                worker
             })
         })
         .collect();
-    let mut sent = 0;
-    let mut all_ok = true;
-    for worker in workers {
-        match worker.join().map_err(|_| "a worker panicked")? {
-            Ok((reports, transcript)) => {
-                for line in transcript {
-                    match line {
-                        TranscriptLine::Sent(text) => eprintln!("C: {text}"),
-                        TranscriptLine::Received(text) => eprintln!("S: {text}"),
-                    }
-                }
-                all_ok &= send_cli::print_reports(&reports, &mut sent);
-            }
-            Err(error) => {
-                all_ok = false;
-                send_cli::print_failure(&error, error.reply());
-            }
-        }
+    let mut workers = Vec::new();
+    for thread in threads {
+        workers.push(thread.join().map_err(|_| "a worker panicked")?);
     }
-    send_cli::print_total(sent, started.elapsed().as_secs_f64());
+    let status = send_cli::summarise(&workers, started.elapsed().as_secs_f64());
     if let Some(server) = server {
         println!(
             "the embedded server received {} messages",
             server.received().len()
         );
     }
-    Ok(all_ok && sent == args.count)
+    Ok(status)
 }

@@ -24,7 +24,7 @@
 //! let mut session = connect(options)?;
 //! let envelope = Envelope::new(Mailbox::parse("a@example.com")?, [Mailbox::parse("b@example.net")?]);
 //! let report = session.send(envelope, "Subject: hi\r\n\r\nHello\r\n".into())?;
-//! println!("{:?} {:?}", report.outcome, report.message_id());
+//! println!("{}: {:?}", report.verdict, report.message_id());
 //! session.quit()?;
 //! # Ok(())
 //! # }
@@ -32,13 +32,17 @@
 
 #![forbid(unsafe_code)]
 
-mod error;
+mod drive;
 mod session;
 mod stream;
 mod tls;
 
-pub use error::Error;
-pub use session::{Options, Session, connect, connect_over};
+pub use session::{Session, connect, connect_over};
 pub use smtp_proto;
+pub use smtp_proto::driver::Error;
 pub use smtp_proto::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use tls::TlsOptions;
+
+/// Everything needed to open a session: endpoint, the core's configuration, and the roots of
+/// trust.
+pub type Options = smtp_proto::driver::Options<TlsOptions>;

@@ -1,6 +1,6 @@
 //! The connection under the session: plain TCP or TLS over it, written in vectored form.
 
-use std::io::{IoSlice, Write};
+use std::io::{IoSlice, Read, Write};
 use std::net::TcpStream;
 
 use bytes::Buf;
@@ -26,6 +26,26 @@ impl Stream {
         match self {
             Self::Plain(s) => s,
             Self::Tls(s) => s.get_ref(),
+        }
+    }
+
+    /// Reads once; 0 at the end of the stream.
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.read(buf),
+            Self::Tls(s) => s.read(buf),
+        }
+    }
+
+    /// Closes the connection, TLS with a close_notify first (RFC 8314 §3.4).
+    pub(crate) fn close(self) {
+        match self {
+            Self::Plain(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+            Self::Tls(mut s) => {
+                let _ = s.shutdown();
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 
 use native_tls::{Certificate, Protocol, TlsConnector};
 
-use crate::error::Error;
+use crate::Error;
 
 /// The roots of trust for the server's certificate. Verification of the chain and of the host
 /// name is always on: there is no switch to turn it off.

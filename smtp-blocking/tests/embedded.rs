@@ -49,7 +49,7 @@ fn starttls_auth_and_send() {
             "Subject: hi\r\n\r\n.dot\nbare lf\r\n".into(),
         )
         .expect("sent");
-    assert!(report.is_accepted(), "{report:?}");
+    assert!(report.is_delivered(), "{report:?}");
     let id = report.message_id().expect("SES-style id").to_string();
     session.quit().expect("quit");
     let received = server.received();
@@ -75,7 +75,7 @@ fn implicit_tls_and_a_pipelined_batch() {
     assert!(
         reports
             .iter()
-            .all(|r| r.is_accepted() && !r.recipients[1].accepted())
+            .all(|r| r.is_delivered() && !r.recipients[1].is_delivered())
     );
     session.quit().expect("quit");
     assert_eq!(server.received().len(), 20);
@@ -96,7 +96,7 @@ fn streamed_body_from_a_reader() {
             StreamedBody::default(),
         )
         .expect("sent");
-    assert!(report.is_accepted());
+    assert!(report.is_delivered());
     session.quit().expect("quit");
     assert_eq!(server.received()[0].data, body);
 }
@@ -107,7 +107,10 @@ fn a13_untrusted_certificate_fails_the_handshake() {
     let mut untrusting = options(&server, TlsMode::StartTls);
     untrusting.tls.extra_roots.clear();
     let error = connect(untrusting).expect_err("untrusted");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
     assert!(server.received().is_empty());
 }
 
@@ -117,7 +120,10 @@ fn a13_untrusted_certificate_fails_the_handshake() {
 fn g3_f12_implicit_tls_against_a_plaintext_server_fails_without_fallback() {
     let (_runtime, server) = server(ServerOptions::default());
     let error = connect(options(&server, TlsMode::Implicit)).expect_err("plaintext server");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
     last_connection(&server);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(server.connections().len(), 1);
@@ -191,7 +197,10 @@ fn g5_sni_is_the_dialled_name_and_the_certificate_must_match_it() {
 
     let (_other_runtime, other) = self::server(implicit_server("mx.other.example"));
     let error = connect(options(&other, TlsMode::Implicit)).expect_err("another name");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
     assert!(other.received().is_empty());
 }
 
@@ -244,12 +253,15 @@ fn g9_a_caller_supplied_connection_still_gets_tls() {
         let report = session
             .send(envelope(&["rcpt@example.net"]), "Hi\r\n".into())
             .expect("sent");
-        assert!(report.is_accepted(), "{report:?}");
+        assert!(report.is_delivered(), "{report:?}");
         session.quit().expect("quit");
         assert!(server.received()[0].tls, "{mode:?}");
     }
     let (_runtime, plaintext) = server(ServerOptions::default());
     let tcp = std::net::TcpStream::connect(plaintext.addr()).expect("tcp");
     let error = connect_over(tcp, options(&plaintext, TlsMode::Implicit)).expect_err("plaintext");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
 }

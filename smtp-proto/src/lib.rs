@@ -11,7 +11,10 @@
 //! what to do with [`Client::next_action`], does it, and reports back:
 //!
 //! ```
-//! use smtp_proto::{Action, Client, ClientId, Config, Envelope, Event, Instant, Mailbox, TlsMode};
+//! use smtp_proto::{
+//!     Action, Client, ClientId, Config, Disconnect, Envelope, Event, Instant, Mailbox, TlsMode,
+//!     Verdict,
+//! };
 //!
 //! // Port 587: STARTTLS. (Port 465 would be `TlsMode::Implicit`; see `TlsMode::for_port`.)
 //! let mode = TlsMode::for_port(587).expect("a well-known port");
@@ -37,14 +40,18 @@
 //!     match client.next_action(now)? {
 //!         // Write everything before the deadline (keep reading meanwhile if you can).
 //!         Action::Transmit { data, deadline: _ } => { let _ = data; }
-//!         // Read once; on EOF call handle_eof, past the deadline handle_timeout.
+//!         // Read once; at the end of the stream or on a read error call handle_connection_lost,
+//!         // past the deadline handle_timeout.
 //!         Action::Receive { deadline: _ } => match server.next() {
 //!             Some(bytes) => client.handle_input(now, bytes),
-//!             None => client.handle_eof(now),
+//!             None => client.handle_connection_lost(now, Disconnect::Closed),
 //!         },
 //!         // Run the TLS handshake on the same socket, then say how it went.
 //!         Action::UpgradeTls { .. } => client.handle_tls_established(now, smtp_proto::TlsInfo::new(true))?,
-//!         Action::Event(Event::Transaction(report)) => {
+//!         // The client keeps every message's report until it is taken.
+//!         Action::Event(Event::Settled(id)) => {
+//!             let report = client.take_report(id).expect("settled");
+//!             assert_eq!(report.verdict, Verdict::Delivered);
 //!             message_id = report.message_id().map(String::from);
 //!         }
 //!         Action::Event(_) => {}
@@ -59,11 +66,20 @@
 //! The contract:
 //!
 //! - **One ordered output.** The client decides the order of everything, so a driver cannot
-//!   get it wrong. Events come before a sticky error, so every queued message is reported.
+//!   get it wrong.
+//! - **The client owns every result.** Every queued message settles exactly once, with a
+//!   [`Verdict`] for the message and for each recipient (delivered, deferred, bounced, unknown,
+//!   not attempted), decided from the whole transaction and from how the connection ended.
+//!   [`Client::is_settled`] says when; [`Client::take_report`] hands the report over.
+//! - **Every IO outcome goes back in**: bytes, the end of the stream or a failed read or write
+//!   ([`Client::handle_connection_lost`]), a passed deadline. The driver makes no decision of
+//!   its own, so no result depends on which driver ran the session.
 //! - **Time comes in.** Every wait has an absolute deadline set when it starts (RFC 5321
 //!   §4.5.3.2); partial data never extends it. A timeout ends the session.
-//! - **Errors are sticky**; caller mistakes are a separate [`UsageError`] that changes nothing.
-//!   A refused recipient or message is a result in its [`TransactionReport`], not an error.
+//! - **Errors are sticky**: after a fatal error every call returns it again, queueing calls
+//!   included ([`SubmitError::Failed`]). Caller mistakes are a separate [`UsageError`] that
+//!   changes nothing. A refused recipient or message is a result in its [`TransactionReport`],
+//!   not an error.
 //! - **TLS.** With STARTTLS, any byte after the `220` is fatal, and everything learned before
 //!   the handshake is forgotten (RFC 3207 §4.2). A driver must not put a read buffer between the
 //!   socket and the client: the client is the only buffer, so it alone sees the TLS boundary.
@@ -106,6 +122,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod client;
+#[cfg(feature = "std")]
+pub mod driver;
 pub mod endpoint;
 pub mod error;
 pub mod types;
@@ -113,11 +131,11 @@ pub mod wire;
 
 pub use client::Client;
 pub use client::config::{AuthPolicy, Config, Credentials, TlsMode};
-pub use client::error::{Error, ProtocolError, Stage, UsageError};
+pub use client::error::{Disconnect, Error, ProtocolError, Stage, SubmitError, UsageError};
 pub use client::event::{
-    Action, Event, Outcome, RecipientReport, StreamedBody, TlsInfo, TransactionId,
-    TransactionReport, TranscriptLine,
+    Action, Event, QueryId, StreamedBody, TlsInfo, TransactionId, TranscriptLine,
 };
+pub use client::report::{Outcome, RecipientReport, TransactionReport, Verdict};
 pub use client::time::{Instant, Timeouts};
 pub use client::transaction::{Envelope, Recipient};
 pub use client::transmission::Transmission;

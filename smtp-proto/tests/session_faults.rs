@@ -6,7 +6,8 @@ mod support;
 use core::time::Duration;
 
 use smtp_proto::{
-    Action, Client, Error, Instant, Outcome, ProtocolError, Stage, TlsMode, UsageError,
+    Action, Client, Disconnect, Error, Instant, Outcome, ProtocolError, Stage, SubmitError,
+    TlsMode, UsageError, Verdict,
 };
 use support::session::{Step::*, TLS_MODES, config, envelope, established, one_message, play};
 
@@ -80,9 +81,14 @@ fn f3_a_timeout_poisons_the_session() {
         client.next_action(late).err(),
         Some(Error::Timeout(Stage::Greeting))
     );
+    // Errors are sticky: new work gets the same error, not a vague "closed".
     assert_eq!(
         client.send(envelope(&["b"]), "x".into()).err(),
-        Some(UsageError::Closed)
+        Some(SubmitError::Failed(Error::Timeout(Stage::Greeting)))
+    );
+    assert_eq!(
+        client.quit().err(),
+        Some(SubmitError::Failed(Error::Timeout(Stage::Greeting)))
     );
 }
 
@@ -104,7 +110,7 @@ fn f4_timeout_after_the_final_dot_is_an_unknown_outcome() {
 }
 
 #[test]
-fn f5_eof_mid_transaction_counts_as_451() {
+fn f5_rfc5321_3_8_eof_mid_transaction_is_deferred() {
     let mut steps = established(TlsMode::InsecurePlaintext, PIPELINED);
     steps.extend([Server(b"250 ok\r\n"), Eof]);
     let run = play(
@@ -116,14 +122,16 @@ fn f5_eof_mid_transaction_counts_as_451() {
         &steps,
     );
     let report = run.report();
-    assert!(matches!(
-        report.outcome,
-        Outcome::Aborted(Error::ConnectionLost(Stage::Rcpt))
-    ));
+    let lost = Error::ConnectionLost {
+        stage: Stage::Rcpt,
+        cause: Disconnect::Closed,
+    };
+    assert_eq!(report.outcome, Outcome::Interrupted(lost));
+    // RFC 5321 §3.8: as if 451 had come; no reply is made up for the recipients.
+    assert_eq!(report.verdict, Verdict::Deferred);
     for recipient in &report.recipients {
-        let reply = recipient.reply.as_ref().expect("synthetic 451");
-        assert_eq!(reply.code().get(), 451);
-        assert!(reply.is_transient());
+        assert_eq!(recipient.reply, None);
+        assert_eq!(recipient.verdict, Verdict::Deferred);
     }
 }
 
@@ -154,7 +162,7 @@ fn f6_g10_421_at_every_step_stops_without_rset() {
                 matches!(error, Error::ServiceClosing(_)) && error.is_transient(),
                 "{mode:?}"
             );
-            assert!(!run.report().is_accepted());
+            assert!(!run.report().is_delivered());
         }
     }
 }
@@ -192,7 +200,13 @@ fn f9_failed_rset_ends_the_session() {
         Client(b"QUIT\r\n"),
         Server(b"221 bye\r\n"),
     ]);
-    let run = play(&plain(), |c| c.reset().expect("queued"), &steps);
+    let run = play(
+        &plain(),
+        |c| {
+            c.reset().expect("queued");
+        },
+        &steps,
+    );
     assert!(matches!(
         run.error,
         Some(Error::Rejected {
@@ -220,7 +234,10 @@ fn f10_b14_replies_are_counted() {
     missing.push(Eof);
     assert_eq!(
         play(&plain(), three, &missing).error,
-        Some(Error::ConnectionLost(Stage::Data))
+        Some(Error::ConnectionLost {
+            stage: Stage::Data,
+            cause: Disconnect::Closed
+        })
     );
     let mut surplus = base(b"250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
     surplus.extend([
@@ -307,7 +324,7 @@ fn b7_reply_classes_that_do_not_fit() {
             ..
         }))
     ));
-    assert!(!run.report().is_accepted(), "no body after 250 to DATA");
+    assert!(!run.report().is_delivered(), "no body after 250 to DATA");
     let run = play(
         &plain(),
         one_message,
@@ -436,7 +453,7 @@ fn d12_end_of_data_replies() {
         steps.extend([Server(b"250 ok\r\n250 ok\r\n354 go\r\n"), Server(reply)]);
         let run = play(&plain(), one_message, &steps);
         let report = run.report();
-        assert_eq!(report.is_accepted(), accepted);
+        assert_eq!(report.is_delivered(), accepted);
         if let Outcome::Rejected { stage, reply } = &report.outcome {
             assert_eq!((*stage, reply.is_transient()), (Stage::DataEnd, transient));
         }
@@ -480,12 +497,12 @@ fn c13_caller_mistakes_leave_the_session_intact() {
     let mut client = Client::new(Instant::ZERO, plain());
     assert_eq!(
         client.send(envelope(&[]), "x".into()).err(),
-        Some(UsageError::NoRecipients)
+        Some(SubmitError::Usage(UsageError::NoRecipients))
     );
     let id = client.send(envelope(&["b"]), "x".into()).expect("queued");
     assert_eq!(
         client.push_body(id, "y".into()).err(),
-        Some(UsageError::NotStreaming)
+        Some(SubmitError::Usage(UsageError::NotStreaming))
     );
     let err = client.handle_tls_established(Instant::ZERO, smtp_proto::TlsInfo::new(true));
     assert_eq!(
@@ -493,7 +510,12 @@ fn c13_caller_mistakes_leave_the_session_intact() {
         Some(UsageError::UnexpectedDriverEvent("tls handshake"))
     );
     let bad = client.send(envelope(&["b"]), "a\0b".into()).err();
-    assert_eq!(bad, Some(UsageError::Data(smtp_proto::DataError::Nul)));
+    assert_eq!(
+        bad,
+        Some(SubmitError::Usage(UsageError::Data(
+            smtp_proto::DataError::Nul
+        )))
+    );
     assert!(client.error().is_none());
     assert!(matches!(
         client.next_action(Instant::ZERO),
@@ -515,7 +537,7 @@ fn streamed_bodies_with_backpressure() {
         .expect("first piece always fits");
     assert_eq!(
         client.push_body(id, "x".into()).err(),
-        Some(UsageError::BodyBufferFull)
+        Some(SubmitError::Usage(UsageError::BodyBufferFull))
     );
     let mut sent = Vec::new();
     let mut feed = [
@@ -623,7 +645,7 @@ fn streamed_bdat_body_error_at_the_end_is_reported() {
                 Some(bytes) => client.handle_input(now, bytes),
                 None => break,
             },
-            Action::Event(smtp_proto::Event::Transaction(r)) => report = Some(r),
+            Action::Event(smtp_proto::Event::Settled(id)) => report = client.take_report(id),
             Action::Idle => break,
             _ => {}
         }

@@ -45,12 +45,12 @@ fn ses_starttls_submission_rfc3207() {
     );
     assert!(run.closed && run.error.is_none() && run.is_ready());
     let report = run.report();
-    assert!(report.is_accepted());
+    assert!(report.is_delivered());
     assert_eq!(
         report.message_id(),
         Some("0100019ac1b2c3d4-5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9-000000")
     );
-    assert!(report.recipients[0].accepted());
+    assert!(report.recipients[0].is_delivered());
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn rfc2920_pipelined_transaction_is_one_write() {
     ]);
     let report = run.report();
     assert_eq!(report.message_id(), Some("4BC1E21A3F"));
-    let accepted: Vec<bool> = report.recipients.iter().map(|r| r.accepted()).collect();
+    let accepted: Vec<bool> = report.recipients.iter().map(|r| r.is_delivered()).collect();
     assert_eq!(accepted, [true, false, false]);
     // D11: the 452 is transient and kept for a later transaction; the 550 is permanent.
     let replies: Vec<_> = report
@@ -142,7 +142,7 @@ fn without_pipelining_each_command_waits_rfc5321_4_3_1() {
             Client(b""),
         ],
     );
-    assert!(run.report().is_accepted());
+    assert!(run.report().is_delivered());
     assert_eq!(run.writes_after_ready, 4, "the classic four round trips");
 }
 
@@ -167,7 +167,7 @@ fn round_trips_with_pipelining_are_at_most_n_plus_2() {
         },
         &steps,
     );
-    assert_eq!(run.reports().iter().filter(|r| r.is_accepted()).count(), N);
+    assert_eq!(run.reports().iter().filter(|r| r.is_delivered()).count(), N);
     assert!(run.closed);
     assert!(
         run.writes_after_ready <= N + 2,
@@ -201,7 +201,7 @@ fn round_trips_with_chunking_are_about_one() {
             Server(&replies),
         ],
     );
-    assert_eq!(run.reports().iter().filter(|r| r.is_accepted()).count(), N);
+    assert_eq!(run.reports().iter().filter(|r| r.is_delivered()).count(), N);
     assert_eq!(run.writes_after_ready, 1, "one write for the whole batch");
 }
 
@@ -221,8 +221,8 @@ fn rfc2033_lmtp_has_one_reply_per_recipient() {
         Server(b"250 delivered b\r\n452 mailbox full d\r\n"),
     ]);
     let report = run.report();
-    assert!(report.is_accepted());
-    let accepted: Vec<bool> = report.recipients.iter().map(|r| r.accepted()).collect();
+    assert!(report.is_delivered());
+    let accepted: Vec<bool> = report.recipients.iter().map(|r| r.is_delivered()).collect();
     assert_eq!(accepted, [true, false, false]);
     assert!(
         report.recipients[2]
@@ -335,7 +335,7 @@ fn several_transactions_and_quit_without_reply_f8() {
         Eof,
     ]);
     assert!(
-        run.report().is_accepted(),
+        run.report().is_delivered(),
         "accepted messages stay accepted"
     );
     assert!(run.closed && run.error.is_none());
@@ -372,7 +372,7 @@ fn rfc2920_3_1_unanswered_commands_are_bounded() {
         // When replies arrive decides how the batch is cut, so one feeding strategy is used.
         support::session::Feed::Whole,
     );
-    assert_eq!(run.reports().iter().filter(|r| r.is_accepted()).count(), 2);
+    assert_eq!(run.reports().iter().filter(|r| r.is_delivered()).count(), 2);
     assert!(run.closed && run.error.is_none(), "{:?}", run.error);
 }
 
@@ -405,7 +405,7 @@ fn unacknowledged_bytes_are_bounded() {
         &steps,
         support::session::Feed::Whole,
     );
-    assert_eq!(run.reports().iter().filter(|r| r.is_accepted()).count(), N);
+    assert_eq!(run.reports().iter().filter(|r| r.is_delivered()).count(), N);
     assert!(
         run.writes_after_ready > 1,
         "the batch was cut into {} writes",

@@ -35,7 +35,7 @@ fn stuffed(body: &[u8]) -> Vec<u8> {
 fn rfc3030_bdat_chunks_are_slices_of_the_callers_body() {
     let body = text(3 << 20, 1000);
     let sent = send("250-CHUNKING\r\n", body.clone());
-    assert!(sent.report.is_accepted());
+    assert!(sent.report.is_delivered());
     // All but the short last chunk, which is copied next to its command.
     assert!(body.len() - sent.referenced(&body) < 512);
     let mut expected = bytes::BytesMut::new();
@@ -50,7 +50,7 @@ fn rfc3030_bdat_chunks_are_slices_of_the_callers_body() {
 fn rfc5321_4_5_2_data_sends_the_callers_lines_between_added_dots() {
     let body = text(3 << 20, 1000);
     let sent = send("", body.clone());
-    assert!(sent.report.is_accepted());
+    assert!(sent.report.is_delivered());
     let expected = [&b"DATA\r\n"[..], &stuffed(&body), b"QUIT\r\n"].concat();
     assert!(sent.stream().ends_with(&expected));
     assert!(sent.referenced(&body) * 100 >= body.len() * 99);
@@ -82,7 +82,7 @@ fn bare_line_feeds_are_canonicalised_a_window_at_a_time() {
             "250-SIZE 100000000\r\n"
         };
         let sent = send(extensions, body.clone());
-        assert!(sent.report.is_accepted());
+        assert!(sent.report.is_delivered());
         assert_eq!(sent.referenced(&body), 0);
         let stream = sent.stream();
         assert!(stream.windows(size.len()).any(|w| w == size.as_bytes()));
@@ -110,7 +110,7 @@ fn pipelined_chunks_stop_at_the_unacknowledged_bound() {
     let bare_lf = Bytes::from("line\n".repeat(2_500_000));
     for body in [crlf, bare_lf] {
         let sent = send("250-PIPELINING\r\n250-CHUNKING\r\n", body);
-        assert!(sent.report.is_accepted());
+        assert!(sent.report.is_delivered());
         assert!(sent.transmissions.len() > 3);
         let bound = 4 * 1024 * 1024 + 256 * 1024 + 64;
         assert!(sent.largest() <= bound, "{}", sent.largest());

@@ -17,25 +17,30 @@ mod send_cli;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use send_cli::parse_args;
+use send_cli::{Worker, parse_args};
 use smtp_tokio::server::{ServerOptions, TestServer};
 use smtp_tokio::smtp_proto::{ClientId, Credentials, Timeouts, TlsMode};
 use smtp_tokio::{Endpoint, Options, connect};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(64);
+        }
+    };
+    match run(args).await {
+        Ok(status) => ExitCode::from(status),
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(78)
         }
     }
 }
 
-async fn run() -> Result<bool, Box<dyn std::error::Error>> {
-    let args = parse_args()?;
+async fn run(args: send_cli::Args) -> Result<u8, Box<dyn std::error::Error>> {
     let mut server = None;
     let mut options = if send_cli::embedded(&args) {
         // The redacted transcript, for a short demonstration run.
@@ -76,33 +81,37 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
-        let share = send_cli::share(&args, worker);
+        let (first, count) = (
+            send_cli::first_of(&args, worker),
+            send_cli::share(&args, worker),
+        );
         let (options, envelope, body) = (options.clone(), envelope.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
-            let mut session = connect(options).await?;
-            let messages = (0..share).map(|_| (envelope.clone(), body.clone()));
-            let reports = session.send_all(messages).await?;
-            session.quit().await?;
-            Ok::<_, smtp_tokio::Error>(reports)
+            let mut session = match connect(options).await {
+                Ok(session) => session,
+                Err(error) => return Worker::sent(first, count, Err(error), None),
+            };
+            let messages = (0..count).map(|_| (envelope.clone(), body.clone()));
+            let sent = session.send_all(messages).await;
+            let worker = Worker::sent(first, count, sent, session.error());
+            if worker.error.is_none()
+                && let Err(error) = session.quit().await
+            {
+                eprintln!("quit: {error}");
+            }
+            worker
         }));
     }
-    let mut sent = 0;
-    let mut all_ok = true;
+    let mut workers = Vec::new();
     for task in tasks {
-        match task.await? {
-            Ok(reports) => all_ok &= send_cli::print_reports(&reports, &mut sent),
-            Err(error) => {
-                all_ok = false;
-                send_cli::print_failure(&error, error.reply());
-            }
-        }
+        workers.push(task.await?);
     }
-    send_cli::print_total(sent, started.elapsed().as_secs_f64());
+    let status = send_cli::summarise(&workers, started.elapsed().as_secs_f64());
     if let Some(server) = server {
         println!(
             "the embedded server received {} messages",
             server.received().len()
         );
     }
-    Ok(all_ok && sent == args.count)
+    Ok(status)
 }

@@ -1,62 +1,34 @@
-//! The IO loop around the core: one session on one connection.
-
-use std::time::Duration;
+//! A session on one connection: the application's calls, each a request to the core followed
+//! by driving IO until the core says the request is done.
 
 use bytes::Bytes;
 use rustls_pki_types::ServerName;
-use smtp_proto::{
-    Action, Client, ClientId, Config, Envelope, Event, Reply, StreamedBody, TlsInfo, TransactionId,
-    TransactionReport, TranscriptLine, Transmission,
-};
+use smtp_proto::driver::Clock;
+use smtp_proto::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport, UsageError};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, lookup_host};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 
-use crate::error::Error;
+use crate::drive::READ_SIZE;
 use crate::stream::Stream;
-use crate::tls::TlsOptions;
-use smtp_proto::Endpoint;
-
-/// How much the adapter reads at once; the core holds what it needs of it.
-const READ_SIZE: usize = 16 * 1024;
-
-/// Everything needed to open a session.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// Where to connect and how to encrypt. Its TLS mode overrides `config.tls`.
-    pub endpoint: Endpoint,
-    /// The core's configuration: client name, credentials, timeouts, policies.
-    pub config: Config,
-    /// Which certificates to trust.
-    pub tls: TlsOptions,
-}
-
-impl Options {
-    /// Options with the core's defaults and the default roots of trust.
-    pub fn new(endpoint: Endpoint, client_id: ClientId) -> Self {
-        let config = Config::new(client_id, endpoint.tls);
-        Self {
-            endpoint,
-            config,
-            tls: TlsOptions::default(),
-        }
-    }
-}
+use crate::{Error, Options};
 
 /// An open SMTP session. Send messages with [`send`](Self::send) and friends, then
 /// [`quit`](Self::quit).
+///
+/// Every message gets a report with its [`Verdict`](smtp_proto::Verdict), even when the
+/// connection fails under it: a send returns `Ok(report)` whenever the message was queued, and
+/// the report says whether it was delivered, deferred, bounced, unknown or not attempted. Once
+/// the session has failed ([`error`](Self::error)), every later call returns that error.
 pub struct Session {
-    client: Client,
-    stream: Option<Stream>,
-    connector: Option<TlsConnector>,
-    server_name: ServerName<'static>,
-    endpoint: Endpoint,
-    epoch: Instant,
-    buf: Box<[u8]>,
-    reports: Vec<TransactionReport>,
-    queries: Vec<Reply>,
-    closed: bool,
+    pub(crate) client: Client,
+    pub(crate) stream: Option<Stream>,
+    pub(crate) connector: Option<TlsConnector>,
+    pub(crate) server_name: ServerName<'static>,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) clock: Clock,
+    pub(crate) buf: Box<[u8]>,
 }
 
 impl std::fmt::Debug for Session {
@@ -73,11 +45,32 @@ pub async fn connect(options: Options) -> Result<Session, Error> {
     let epoch = Instant::now();
     let tls = prepare_tls(&options)?;
     let deadline = epoch + options.config.timeouts.greeting;
-    let address = (options.endpoint.host.as_str(), options.endpoint.port);
-    let tcp = timeout_at(deadline, TcpStream::connect(address))
-        .await
-        .map_err(|_| Error::ConnectTimeout)??;
-    start(tcp, options, tls, epoch).await
+    let host = options.endpoint.host.clone();
+    let addresses = timeout_at(
+        deadline,
+        lookup_host((host.as_str(), options.endpoint.port)),
+    )
+    .await
+    .map_err(|_| Error::ConnectTimeout)?
+    .map_err(|source| Error::Resolve {
+        host: host.clone(),
+        source,
+    })?;
+    let mut last_error = None;
+    for address in addresses {
+        match timeout_at(deadline, TcpStream::connect(address)).await {
+            Ok(Ok(tcp)) => return start(tcp, options, tls, epoch).await,
+            Ok(Err(e)) => last_error = Some(e),
+            Err(_) => return Err(Error::ConnectTimeout),
+        }
+    }
+    Err(match last_error {
+        Some(e) => Error::Connect(e),
+        None => Error::Resolve {
+            host,
+            source: std::io::ErrorKind::NotFound.into(),
+        },
+    })
 }
 
 /// Runs the session over a TCP connection the caller opened (through a proxy or a tunnel, say),
@@ -119,57 +112,57 @@ async fn start(
     } = options;
     config.tls = endpoint.tls;
     config.transcript = tracing::enabled!(target: "smtp", tracing::Level::DEBUG);
-    tcp.set_nodelay(true)?;
+    tcp.set_nodelay(true).map_err(Error::Connect)?;
     let mut session = Session {
         client: Client::new(smtp_proto::Instant::ZERO, config),
         stream: Some(Stream::Plain(tcp)),
         connector: tls.connector,
         server_name: tls.server_name,
         endpoint,
-        epoch,
+        clock: Clock::starting_at(epoch.into_std()),
         buf: vec![0; READ_SIZE].into_boxed_slice(),
-        reports: Vec::new(),
-        queries: Vec::new(),
-        closed: false,
     };
-    session.drive(|s| s.client.is_ready()).await?;
+    session.drive(Client::is_ready).await;
+    session.outcome(Client::is_ready)?;
     Ok(session)
 }
 
 impl Session {
-    /// Sends one message and waits for its report. A refused message is a report, not an error;
-    /// an error means the session failed. A body whose lines all end in CRLF is written from
-    /// `body` itself, without a copy (see [`Client::send`](smtp_proto::Client::send)).
+    /// Sends one message and returns its report once the client has settled it: delivered,
+    /// refused, or (if the session failed under it) unknown, deferred or not attempted. An
+    /// error means the message could not be queued: it is invalid, or the session had already
+    /// failed. A body whose lines all end in CRLF is written from `body` itself, without a
+    /// copy (see [`Client::send`]).
     pub async fn send(
         &mut self,
         envelope: Envelope,
         body: Bytes,
     ) -> Result<TransactionReport, Error> {
         let id = self.client.send(envelope, body)?;
-        self.drive(|s| s.has_report(id)).await?;
-        self.take_report(id)
+        self.drive(|c| c.is_settled(id)).await;
+        Ok(self.client.take_report(id).ok_or(UsageError::UnknownId)?)
     }
 
-    /// Sends several messages, pipelined when the server allows, and waits for all reports.
+    /// Sends several messages, pipelined when the server allows, and returns their reports in
+    /// input order. The batch is checked whole first: if one message is invalid, none is sent.
+    /// If the session fails part-way, the reports say which messages were delivered and which
+    /// to send again; [`error`](Self::error) says why.
     pub async fn send_all(
         &mut self,
         messages: impl IntoIterator<Item = (Envelope, Bytes)>,
     ) -> Result<Vec<TransactionReport>, Error> {
-        let mut wanted = 0;
-        for (envelope, body) in messages {
-            self.client.send(envelope, body)?;
-            wanted += 1;
+        let ids = self.client.send_batch(messages)?;
+        if let Some(&last) = ids.last() {
+            self.drive(|c| c.is_settled_through(last)).await;
         }
-        // Reports arrive only for queued messages, so counting them is enough: checking each id
-        // on every step would cost time quadratic in the batch.
-        let before = self.reports.len();
-        self.drive(|s| s.reports.len() - before >= wanted).await?;
-        let mut reports: Vec<TransactionReport> = self.reports.drain(before..).collect();
-        reports.sort_by_key(|r| r.id);
-        Ok(reports)
+        ids.into_iter()
+            .map(|id| Ok(self.client.take_report(id).ok_or(UsageError::UnknownId)?))
+            .collect()
     }
 
-    /// Sends a message whose body is read from `body`, in pieces, with constant memory.
+    /// Sends a message whose body is read from `body`, in pieces, with constant memory. If
+    /// reading fails, the message is cancelled ([`Client::cancel`]) and the read error
+    /// returned; with DATA already under way that also ends the session.
     pub async fn send_reader<R: AsyncRead + Unpin>(
         &mut self,
         envelope: Envelope,
@@ -178,11 +171,13 @@ impl Session {
     ) -> Result<TransactionReport, Error> {
         let id = self.client.send_streamed(envelope, declared)?;
         let mut finished = false;
-        loop {
+        while !self.client.is_settled(id) {
             while !finished && self.client.body_room(id) > 0 {
-                let room = self.client.body_room(id).min(READ_SIZE);
-                let mut piece = vec![0; room];
-                let n = body.read(&mut piece).await?;
+                let mut piece = vec![0; self.client.body_room(id).min(READ_SIZE)];
+                let n = match body.read(&mut piece).await {
+                    Ok(n) => n,
+                    Err(e) => return Err(self.abandon(id, e).await),
+                };
                 if n == 0 {
                     self.client.finish_body(id)?;
                     finished = true;
@@ -191,26 +186,42 @@ impl Session {
                     self.client.push_body(id, piece.into())?;
                 }
             }
-            self.drive(|s| s.has_report(id) || (!finished && s.client.body_room(id) > 0))
-                .await?;
-            if self.has_report(id) {
-                return self.take_report(id);
+            let idle = self
+                .drive(|c| c.is_settled(id) || (!finished && c.body_room(id) > 0))
+                .await;
+            if idle && !self.client.is_settled(id) && (finished || self.client.body_room(id) == 0) {
+                // The client waits for the application, which has nothing more to give.
+                return Err(Error::Usage(UsageError::NotStreaming));
             }
         }
+        Ok(self.client.take_report(id).ok_or(UsageError::UnknownId)?)
     }
 
-    /// Sends NOOP and returns the reply.
+    /// Cancels message `id` after its body source failed with `error`, and settles it.
+    async fn abandon(&mut self, id: smtp_proto::TransactionId, error: std::io::Error) -> Error {
+        if self.client.cancel(id).is_ok() {
+            self.drive(|c| c.is_settled(id)).await;
+            let _ = self.client.take_report(id);
+        }
+        Error::BodyRead(error)
+    }
+
+    /// Sends NOOP and returns the reply (RFC 5321 §4.1.1.9).
     pub async fn noop(&mut self) -> Result<Reply, Error> {
-        self.client.noop()?;
-        self.drive(|s| !s.queries.is_empty()).await?;
-        Ok(self.queries.remove(0))
+        let id = self.client.noop()?;
+        self.drive(|c| c.is_answered(id)).await;
+        match self.client.take_reply(id) {
+            Some(reply) => Ok(reply?),
+            None => Err(self.session_error()),
+        }
     }
 
     /// Sends QUIT, waits for the reply (or the end of the connection) and closes, with a TLS
     /// close_notify first (RFC 8314 §3.4).
     pub async fn quit(mut self) -> Result<(), Error> {
         self.client.quit()?;
-        self.drive(|s| s.closed).await
+        self.drive(Client::is_closed).await;
+        self.outcome(Client::is_closed)
     }
 
     /// The server's capabilities (after TLS, the post-TLS ones).
@@ -223,181 +234,25 @@ impl Session {
         self.client.tls().is_some()
     }
 
-    fn has_report(&self, id: TransactionId) -> bool {
-        self.reports.iter().any(|r| r.id == id)
+    /// The error that ended the session, if it failed: why the messages it still held were
+    /// reported deferred, unknown or not attempted. Every later call returns it.
+    pub fn error(&self) -> Option<&smtp_proto::Error> {
+        self.client.error()
     }
 
-    fn take_report(&mut self, id: TransactionId) -> Result<TransactionReport, Error> {
-        match self.reports.iter().position(|r| r.id == id) {
-            Some(index) => Ok(self.reports.remove(index)),
-            None => Err(Error::Usage(smtp_proto::UsageError::Closed)),
+    /// `Ok` if `done` holds, else the session's error.
+    fn outcome(&self, done: fn(&Client) -> bool) -> Result<(), Error> {
+        if done(&self.client) {
+            Ok(())
+        } else {
+            Err(self.session_error())
         }
     }
 
-    fn now(&self) -> smtp_proto::Instant {
-        smtp_proto::Instant::from_duration(self.epoch.elapsed())
-    }
-
-    fn deadline(&self, at: smtp_proto::Instant) -> Instant {
-        self.epoch + at.as_duration()
-    }
-
-    /// Runs the core's actions until `done` holds, the client has nothing to do, or the
-    /// session ends.
-    async fn drive(&mut self, mut done: impl FnMut(&Self) -> bool) -> Result<(), Error> {
-        loop {
-            if done(self) {
-                return Ok(());
-            }
-            let action = match self.client.next_action(self.now()) {
-                Ok(action) => action,
-                Err(error) => return Err(self.fail(error).await),
-            };
-            match action {
-                Action::Transmit { data, deadline } => self.transmit(data, deadline).await?,
-                Action::Receive { deadline } => self.receive(deadline).await?,
-                Action::UpgradeTls { deadline } => self.upgrade(deadline).await?,
-                Action::Event(event) => self.on_event(event),
-                Action::Close => {
-                    self.shutdown().await;
-                    self.closed = true;
-                    return Ok(());
-                }
-                _ => return Ok(()),
-            }
+    fn session_error(&self) -> Error {
+        match self.client.error() {
+            Some(e) => Error::from_session(e.clone(), &self.endpoint),
+            None => Error::Usage(UsageError::Closed),
         }
-    }
-
-    /// Writes a transmission with vectored writes, so commands and the caller's body buffers go
-    /// out together without being gathered into one buffer first. While the connection takes no
-    /// more, whatever the server sends is read and passed to the core, so a server that answers
-    /// before it has read everything never waits on us (RFC 2920 §3.1, SECURITY.md F11).
-    async fn transmit(
-        &mut self,
-        mut data: Transmission,
-        deadline: smtp_proto::Instant,
-    ) -> Result<(), Error> {
-        let at = self.deadline(deadline);
-        let epoch = self.epoch;
-        let (client, buf) = (&mut self.client, &mut self.buf[..]);
-        let mut on_input = |input: &[u8]| {
-            feed(
-                client,
-                smtp_proto::Instant::from_duration(epoch.elapsed()),
-                input,
-            );
-            // Writing the rest is pointless once the session has failed or ended.
-            client.error().is_none() && !input.is_empty()
-        };
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(Error::Usage(smtp_proto::UsageError::Closed));
-        };
-        let written = timeout_at(at, stream.transmit(&mut data, buf, &mut on_input)).await;
-        match written {
-            Ok(Ok(())) => Ok(()),
-            // The server is gone; what it said before leaving has reached the core.
-            Ok(Err(e)) if self.client.error().is_some() => {
-                tracing::debug!(target: "smtp", "write after the session ended: {e}");
-                Ok(())
-            }
-            // TLS ended without close_notify while we wrote: the connection is gone.
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                self.client.handle_eof(self.now());
-                Ok(())
-            }
-            Ok(Err(e)) => Err(Error::Io(e)),
-            Err(_) => {
-                self.client.handle_timeout(self.now());
-                Ok(())
-            }
-        }
-    }
-
-    async fn receive(&mut self, deadline: smtp_proto::Instant) -> Result<(), Error> {
-        let at = self.deadline(deadline);
-        let buf = &mut self.buf[..];
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(Error::Usage(smtp_proto::UsageError::Closed));
-        };
-        let read = timeout_at(at, stream.read(buf)).await;
-        let now = self.now();
-        match read {
-            Err(_) => self.client.handle_timeout(now),
-            Ok(Ok(n)) => feed(&mut self.client, now, &self.buf[..n]),
-            // A reset or a TLS record error: the connection is gone.
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                self.client.handle_eof(now)
-            }
-            Ok(Err(e)) => return Err(Error::Io(e)),
-        }
-        Ok(())
-    }
-
-    async fn upgrade(&mut self, deadline: smtp_proto::Instant) -> Result<(), Error> {
-        let (Some(Stream::Plain(tcp)), Some(connector)) =
-            (self.stream.take(), self.connector.clone())
-        else {
-            return Err(Error::TlsConfig(
-                "tls requested on a connection without tls".into(),
-            ));
-        };
-        let at = self.deadline(deadline);
-        match timeout_at(at, connector.connect(self.server_name.clone(), tcp)).await {
-            Ok(Ok(tls)) => {
-                self.stream = Some(Stream::Tls(Box::new(tls)));
-                // rustls verified the chain and the host name, or the handshake failed.
-                self.client
-                    .handle_tls_established(self.now(), TlsInfo::new(true))?;
-                Ok(())
-            }
-            Ok(Err(e)) => Err(Error::TlsHandshake(e)),
-            Err(_) => {
-                self.client.handle_timeout(self.now());
-                Ok(())
-            }
-        }
-    }
-
-    fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Transaction(report) => {
-                tracing::debug!(target: "smtp", id = ?report.id, outcome = ?report.outcome, "message");
-                self.reports.push(report);
-            }
-            Event::QueryReply(reply) => self.queries.push(reply),
-            Event::Transcript(TranscriptLine::Sent(line)) => {
-                tracing::debug!(target: "smtp", "C: {line}")
-            }
-            Event::Transcript(TranscriptLine::Received(line)) => {
-                tracing::debug!(target: "smtp", "S: {line}")
-            }
-            Event::Ready(_) => tracing::debug!(target: "smtp", "session ready"),
-            _ => {}
-        }
-    }
-
-    async fn fail(&mut self, error: smtp_proto::Error) -> Error {
-        self.shutdown().await;
-        let error = Error::Smtp(error);
-        if error.greeting_timeout() && self.endpoint.looks_like_implicit_tls() {
-            return Error::NoGreetingOnImplicitPort(self.endpoint.port);
-        }
-        error
-    }
-
-    async fn shutdown(&mut self) {
-        if let Some(stream) = self.stream.take() {
-            // Closing never waits long on a server that stopped reading.
-            let _ = tokio::time::timeout(Duration::from_secs(5), stream.close()).await;
-        }
-    }
-}
-
-/// Hands what one read brought to the core: input, or (when empty) the end of the stream.
-fn feed(client: &mut Client, now: smtp_proto::Instant, input: &[u8]) {
-    if input.is_empty() {
-        client.handle_eof(now);
-    } else {
-        client.handle_input(now, input);
     }
 }

@@ -7,7 +7,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio_rustls::TlsConnector;
 
-use crate::error::Error;
+use crate::Error;
 
 /// The roots of trust for the server's certificate. Verification of the chain and of the host
 /// name is always on: there is no switch to turn it off.

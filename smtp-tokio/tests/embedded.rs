@@ -42,7 +42,7 @@ async fn starttls_auth_and_send() {
         )
         .await
         .expect("sent");
-    assert!(report.is_accepted(), "{report:?}");
+    assert!(report.is_delivered(), "{report:?}");
     let id = report.message_id().expect("SES-style id").to_string();
     session.quit().await.expect("quit");
     let received = server.received();
@@ -68,7 +68,7 @@ async fn implicit_tls() {
         .send(envelope(&["a@example.net"]), "x\r\n".into())
         .await
         .expect("sent");
-    assert!(report.is_accepted());
+    assert!(report.is_delivered());
     session.quit().await.expect("quit");
     assert!(server.received()[0].tls);
 }
@@ -98,8 +98,8 @@ async fn pipelined_batch_with_chunking_and_per_recipient_outcomes() {
     let reports = session.send_all(messages).await.expect("sent");
     assert_eq!(reports.len(), 20);
     for report in &reports {
-        assert!(report.is_accepted(), "{report:?}");
-        let accepted: Vec<bool> = report.recipients.iter().map(|r| r.accepted()).collect();
+        assert!(report.is_delivered(), "{report:?}");
+        let accepted: Vec<bool> = report.recipients.iter().map(|r| r.is_delivered()).collect();
         assert_eq!(accepted, [true, false, false]);
         assert!(
             report.recipients[2]
@@ -135,7 +135,7 @@ async fn streamed_body_from_a_reader() {
         )
         .await
         .expect("sent");
-    assert!(report.is_accepted());
+    assert!(report.is_delivered());
     session.quit().await.expect("quit");
     assert_eq!(server.received()[0].data.len(), body.len());
 }
@@ -149,7 +149,10 @@ async fn a13_untrusted_certificate_fails_the_handshake() {
     untrusting.tls.extra_roots.clear();
     untrusting.tls.webpki_roots = true;
     let error = connect(untrusting).await.expect_err("untrusted");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
     assert!(server.received().is_empty());
 }
 
@@ -163,7 +166,10 @@ async fn g3_f12_implicit_tls_against_a_plaintext_server_fails_without_fallback()
     let error = connect(options(&server, TlsMode::Implicit))
         .await
         .expect_err("plaintext server");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
     last_connection(&server).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.connections().len(), 1);
@@ -218,7 +224,7 @@ async fn refused_message_is_a_report_not_an_error() {
         .send(envelope(&["ok@example.net"]), "y\r\n".into())
         .await
         .expect("report");
-    assert!(next.is_accepted(), "the session goes on: {next:?}");
+    assert!(next.is_delivered(), "the session goes on: {next:?}");
     session.quit().await.expect("quit");
 }
 
@@ -263,7 +269,10 @@ async fn g5_sni_is_the_dialled_name_and_the_certificate_must_match_it() {
     let error = connect(options(&other, TlsMode::Implicit))
         .await
         .expect_err("a certificate for another name");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
     assert!(other.received().is_empty());
 }
 
@@ -333,7 +342,7 @@ async fn g9_a_caller_supplied_connection_still_gets_tls() {
             .send(envelope(&["rcpt@example.net"]), "Hi\r\n".into())
             .await
             .expect("sent");
-        assert!(report.is_accepted(), "{report:?}");
+        assert!(report.is_delivered(), "{report:?}");
         session.quit().await.expect("quit");
         assert!(server.received()[0].tls, "{mode:?}");
     }
@@ -346,5 +355,8 @@ async fn g9_a_caller_supplied_connection_still_gets_tls() {
     let error = connect_over(tcp, options(&plaintext, TlsMode::Implicit))
         .await
         .expect_err("plaintext server");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
 }

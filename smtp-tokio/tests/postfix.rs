@@ -38,7 +38,7 @@ async fn deliver(postfix: &Postfix, options: Options) -> String {
         .send(envelope(&["rcpt@example.net"]), body.clone().into())
         .await
         .expect("report");
-    assert!(report.is_accepted(), "{report:?}");
+    assert!(report.is_delivered(), "{report:?}");
     assert!(report.message_id().is_some(), "Postfix's queue id");
     session.quit().await.expect("quit");
     let delivered = postfix.delivered(&id).expect("delivered");
@@ -173,7 +173,10 @@ async fn a13_wrong_ca_is_refused_in_the_handshake() {
     opts.tls.extra_roots.clear();
     opts.tls.webpki_roots = true;
     let error = connect(opts).await.expect_err("untrusted");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
@@ -184,7 +187,10 @@ async fn implicit_tls_against_the_starttls_port_is_a_clear_error() {
     let error = connect(options(&postfix, STARTTLS_PORT, TlsMode::Implicit, true))
         .await
         .expect_err("the server greets in plaintext");
-    assert!(matches!(error, Error::TlsHandshake(_)), "{error:?}");
+    assert!(
+        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        "{error:?}"
+    );
     assert!(
         error.to_string().starts_with("tls handshake failed"),
         "{error}"
@@ -217,7 +223,7 @@ async fn pipelined_chunking_batch_and_recipient_outcomes() {
     let reports = session.send_all(messages).await.expect("reports");
     session.quit().await.expect("quit");
     for report in &reports {
-        assert!(report.is_accepted(), "{report:?}");
+        assert!(report.is_delivered(), "{report:?}");
         let codes: Vec<u16> = report
             .recipients
             .iter()
@@ -252,7 +258,7 @@ async fn large_bytes_bodies_with_data_and_bdat_in_clear_and_under_tls() {
                 .send(envelope(&["big@example.net"]), Bytes::from(body.clone()))
                 .await
                 .expect("report");
-            assert!(report.is_accepted(), "{report:?}");
+            assert!(report.is_delivered(), "{report:?}");
             session.quit().await.expect("quit");
             let delivered = postfix.delivered(&id).expect("delivered");
             assert_eq!(
@@ -288,7 +294,7 @@ async fn a_25_megabyte_message_streamed_from_a_file() {
         .await
         .expect("report");
     let _ = std::fs::remove_file(&path);
-    assert!(report.is_accepted(), "{report:?}");
+    assert!(report.is_delivered(), "{report:?}");
     session.quit().await.expect("quit");
     let delivered = postfix.delivered(&id).expect("delivered");
     assert!(body.len() > 25_000_000);
@@ -312,7 +318,7 @@ async fn g7_a16_tls_below_1_2_fails_the_handshake() {
         let mut options = options(&postfix, server.port(), TlsMode::Implicit, false);
         options.config.timeouts = Timeouts::uniform(Duration::from_secs(2));
         let error = connect(options).await.expect_err("no SMTP server");
-        let handshake = matches!(error, Error::TlsHandshake(_));
+        let handshake = matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_)));
         assert_eq!(handshake, refused, "{flag}: {error:?}");
     }
 }

@@ -82,8 +82,8 @@ async fn f11_replies_are_read_while_a_large_group_is_written() {
     let envelope = Envelope::new(Mailbox::parse("a@example.com").expect("valid"), recipients);
     let body = Bytes::from([&[b'x'; 998][..], b"\r\n"].concat().repeat(2000));
     let report = session.send(envelope, body).await.expect("no deadlock");
-    assert!(report.is_accepted(), "{:?}", report.outcome);
-    assert!(report.recipients.iter().all(|r| r.accepted()));
+    assert!(report.is_delivered(), "{:?}", report.outcome);
+    assert!(report.recipients.iter().all(|r| r.is_delivered()));
     session.quit().await.expect("quit");
     server.await.expect("server task").expect("server io");
 }

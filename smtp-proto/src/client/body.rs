@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use super::error::Error;
 use super::pump::Progress;
 use super::transaction::{BodySource, LocalFailure, Next};
-use super::{Client, Expected};
+use super::{Client, Expected, TransactionId};
 use crate::types::params::BodyType;
 use crate::wire::bdat::{BdatChunk, BdatContent};
 use crate::wire::ehlo::Capabilities;
@@ -28,12 +28,13 @@ impl Client {
 
     /// After `354`: the body in transparent form and the terminator (RFC 5321 §4.5.2). A whole
     /// body goes out by reference, one window per transmission.
-    pub(super) fn emit_body(&mut self, index: usize) -> Progress {
+    pub(super) fn emit_body(&mut self, id: TransactionId) -> Progress {
         self.mark_output();
         let before = self.out.len();
         let policy = self.text_policy();
-        let txn = &mut self.txns[index];
-        let id = txn.id;
+        let Some(txn) = self.txns.get_mut(id) else {
+            return Progress::Free;
+        };
         let result = match &mut txn.body {
             BodySource::Whole { content, .. } => {
                 let rest = txn.remaining.get_or_insert_with(|| content.clone());
@@ -90,6 +91,9 @@ impl Client {
             Err(e) => {
                 // Part of the message may be out; only dropping the connection keeps it from
                 // being delivered truncated.
+                if let Some(txn) = self.txns.get_mut(id) {
+                    txn.local = Some(LocalFailure::Body(e));
+                }
                 self.fail(Error::InvalidBody(e));
                 Progress::Blocked
             }
@@ -97,12 +101,13 @@ impl Client {
     }
 
     /// BDAT chunks (RFC 3030 §2): all at once with pipelining, one per reply without.
-    pub(super) fn emit_chunks(&mut self, index: usize) -> Progress {
+    pub(super) fn emit_chunks(&mut self, id: TransactionId) -> Progress {
         let chunk_size = self.config.bdat_chunk_size;
         let policy = self.text_policy();
-        let binary = self.txns[index].envelope.params.body == Some(BodyType::BinaryMime);
-        let txn = &mut self.txns[index];
-        let id = txn.id;
+        let Some(txn) = self.txns.get_mut(id) else {
+            return Progress::Free;
+        };
+        let binary = txn.envelope.params.body == Some(BodyType::BinaryMime);
         let chunk = match &mut txn.body {
             BodySource::Whole { content, .. } => {
                 let rest = txn.remaining.get_or_insert_with(|| content.clone());
@@ -150,10 +155,10 @@ impl Client {
             }
             Ok(None) => Progress::Blocked,
             Err(e) => {
+                // RFC 3030 §2: the chunks sent so far are discarded by the RSET that follows.
                 txn.local = Some(LocalFailure::Body(e));
-                txn.aborted = true;
                 txn.rset_needed = true;
-                txn.next = Next::Done;
+                self.stop_short(id);
                 Progress::Continue
             }
         }

@@ -1,5 +1,6 @@
 //! Session errors: fatal ones (sticky), and caller mistakes (returned at once, harmless).
 
+use alloc::string::String;
 use core::fmt;
 
 use crate::error::{DataError, InvalidInput, ReplyError};
@@ -110,9 +111,19 @@ pub enum Error {
     /// A wait ran past its deadline (RFC 5321 §4.5.3.2, SECURITY.md F1-F3).
     #[error("timed out waiting for {0}")]
     Timeout(Stage),
-    /// The connection closed while a reply was expected (RFC 5321 §3.8, SECURITY.md B17, F5).
-    #[error("connection lost during {0}")]
-    ConnectionLost(Stage),
+    /// The connection closed, was reset, or failed to carry data while the session was open
+    /// (RFC 5321 §3.8, SECURITY.md B17, F5).
+    #[error("connection lost during {stage}: {cause}")]
+    ConnectionLost {
+        /// What the session was waiting for.
+        stage: Stage,
+        /// How the driver saw the connection end.
+        cause: Disconnect,
+    },
+    /// The TLS handshake failed: the certificate, the host name, or no common protocol version
+    /// (RFC 8314 §5, SECURITY.md A12, A13, G3, G7).
+    #[error("tls handshake failed: {0}")]
+    TlsHandshake(String),
     /// The server said `421`: it is closing the connection (RFC 5321 §3.8, SECURITY.md F6, F7).
     #[error("server closing: {0}")]
     ServiceClosing(Reply),
@@ -150,14 +161,22 @@ pub enum Error {
     /// The server refused the credentials or the exchange (RFC 4954 §6, SECURITY.md E8, E15).
     #[error("authentication failed: {0}")]
     AuthFailed(Reply),
+    /// The application cancelled a message whose data was already going out with DATA: only
+    /// dropping the connection keeps a truncated message from being delivered (RFC 5321 §4.1.1.4).
+    #[error("message cancelled during its data")]
+    Cancelled,
 }
 
 impl Error {
     /// Whether trying again later, on a new connection, may succeed: timeouts, lost
-    /// connections, `421`, and `4yz` refusals.
+    /// connections, `421`, a cancelled message, and `4yz` refusals. A failed TLS handshake, a
+    /// protocol error or a `5yz` refusal will fail the same way again.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Timeout(_) | Self::ConnectionLost(_) | Self::ServiceClosing(_) => true,
+            Self::Timeout(_)
+            | Self::ConnectionLost { .. }
+            | Self::ServiceClosing(_)
+            | Self::Cancelled => true,
             Self::Rejected { reply, .. }
             | Self::StartTlsRefused(reply)
             | Self::AuthFailed(reply) => reply.is_transient(),
@@ -179,6 +198,62 @@ impl Error {
     }
 }
 
+/// How the driver saw the connection end, passed to
+/// [`Client::handle_connection_lost`](crate::Client::handle_connection_lost).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Disconnect {
+    /// A read found the end of the stream: the server closed the connection.
+    #[error("closed by the server")]
+    Closed,
+    /// The connection was reset or aborted (`ECONNRESET`, `EPIPE`, `ECONNABORTED`).
+    #[error("connection reset")]
+    Reset,
+    /// The TLS layer failed after its handshake: a bad record, an alert, or a TLS stream that
+    /// ended without close_notify.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The TLS handshake failed: the certificate, the host name, or the protocol version.
+    #[error("tls handshake: {0}")]
+    TlsHandshake(String),
+    /// Any other failure to read or write, as the driver describes it.
+    #[error("{0}")]
+    Io(String),
+}
+
+#[cfg(feature = "std")]
+impl Disconnect {
+    /// Classifies a failed read, write or handshake: end of stream, reset, a TLS failure
+    /// (`InvalidData`, which rustls and native-tls use for bad records and alerts), or another
+    /// IO failure. A timeout is not a disconnect: call
+    /// [`handle_timeout`](crate::Client::handle_timeout) for those.
+    pub fn from_io(error: &std::io::Error) -> Self {
+        use alloc::string::ToString;
+        use std::io::ErrorKind;
+        match error.kind() {
+            ErrorKind::UnexpectedEof => Self::Closed,
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+                Self::Reset
+            }
+            ErrorKind::InvalidData => Self::Tls(error.to_string()),
+            _ => Self::Io(error.to_string()),
+        }
+    }
+}
+
+/// Why work could not be queued: a mistake in the request, or a session that has already
+/// failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The request is invalid or the session is closing; nothing changed.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    /// The session has failed: its sticky error, the same every time.
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
 /// The caller asked for something the session cannot do. Returned at once; the session is
 /// unchanged (h11's local error).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -193,9 +268,20 @@ pub enum UsageError {
     /// A message needs at least one recipient.
     #[error("no recipients")]
     NoRecipients,
-    /// The session has failed or is closing; no new work is accepted.
+    /// QUIT was queued or the session has closed; no new work is accepted.
     #[error("session closed")]
     Closed,
+    /// Message `index` of a batch cannot be queued (counting from 0); none of the batch was.
+    #[error("message {index} of the batch: {error}")]
+    InBatch {
+        /// Where in the batch.
+        index: usize,
+        /// What is wrong with it.
+        error: alloc::boxed::Box<UsageError>,
+    },
+    /// No transaction or query of this session has that id, or its result was taken already.
+    #[error("unknown id")]
+    UnknownId,
     /// No streamed body is open under that transaction id.
     #[error("no streamed body for this transaction")]
     NotStreaming,

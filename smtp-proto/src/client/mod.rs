@@ -5,19 +5,24 @@ mod body;
 pub mod config;
 pub mod error;
 pub mod event;
+mod ledger;
 mod phase;
 mod pump;
 mod queue;
+pub mod report;
+mod results;
 pub mod time;
 pub mod transaction;
 pub mod transmission;
+mod verdict;
 
 use alloc::collections::VecDeque;
 
 use self::auth::Sasl;
 use self::config::{Config, TlsMode};
-use self::error::{Error, ProtocolError, Stage, UsageError};
-use self::event::{Action, Event, TlsInfo, TransactionId};
+use self::error::{Disconnect, Error, ProtocolError, Stage, UsageError};
+use self::event::{Action, Event, QueryId, TlsInfo, TransactionId};
+use self::ledger::{Ledger, Queries};
 use self::time::Instant;
 use self::transaction::Txn;
 use self::transmission::Outbox;
@@ -79,13 +84,30 @@ enum Expected {
         rcpt: Option<usize>,
     },
     Rset {
-        requested: bool,
+        query: Option<QueryId>,
     },
-    Query,
+    Query(QueryId),
     Quit,
 }
 
 impl Expected {
+    /// The transaction the reply belongs to, if any.
+    fn transaction(self) -> Option<TransactionId> {
+        match self {
+            Self::Mail(id)
+            | Self::Rcpt(id, _)
+            | Self::Data(id)
+            | Self::Bdat { id, .. }
+            | Self::DataEnd { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Whether the reply answers the end of a message's data.
+    fn is_end_of_data(self) -> bool {
+        matches!(self, Self::DataEnd { .. } | Self::Bdat { last: true, .. })
+    }
+
     fn stage(self) -> Stage {
         match self {
             Self::Greeting => Stage::Greeting,
@@ -99,7 +121,7 @@ impl Expected {
             Self::Bdat { .. } => Stage::Bdat,
             Self::DataEnd { .. } => Stage::DataEnd,
             Self::Rset { .. } => Stage::Rset,
-            Self::Query => Stage::Query,
+            Self::Query(_) => Stage::Query,
             Self::Quit => Stage::Quit,
         }
     }
@@ -109,8 +131,8 @@ impl Expected {
 #[derive(Debug)]
 enum Op {
     Transaction(TransactionId),
-    Rset { requested: bool },
-    Query(Command),
+    Rset { query: Option<QueryId> },
+    Query(QueryId, Command),
     Quit,
 }
 
@@ -118,11 +140,21 @@ enum Op {
 ///
 /// Create it when the connection opens, then loop: ask [`next_action`](Self::next_action)
 /// what to do, do it, and report back through the `handle_*` methods. Queue messages with
-/// [`send`](Self::send) or [`send_streamed`](Self::send_streamed) at any time; they go out once
-/// the session is established, pipelined when the server allows.
+/// [`send`](Self::send), [`send_batch`](Self::send_batch) or
+/// [`send_streamed`](Self::send_streamed) at any time; they go out once the session is
+/// established, pipelined when the server allows.
+///
+/// The client owns every result. Each message gets exactly one report, whatever happens to
+/// the connection: [`is_settled`](Self::is_settled) says when it is ready and
+/// [`take_report`](Self::take_report) hands it over, with the message's
+/// [`Verdict`](crate::Verdict) and each recipient's. A failed session settles every message it
+/// still held, then returns its error, the same every time, from every call.
 ///
 /// ```
-/// use smtp_proto::{Action, Client, ClientId, Config, Envelope, Instant, Mailbox, TlsMode};
+/// use smtp_proto::{
+///     Action, Client, ClientId, Config, Disconnect, Envelope, Event, Instant, Mailbox, TlsMode,
+///     Verdict,
+/// };
 ///
 /// let config = Config::new(ClientId::parse("client.example")?, TlsMode::InsecurePlaintext);
 /// let mut client = Client::new(Instant::ZERO, config);
@@ -147,10 +179,14 @@ enum Op {
 ///         Action::Transmit { data, .. } => { /* write `data` to the socket */ let _ = data; }
 ///         Action::Receive { .. } => match server.next() {
 ///             Some(bytes) => client.handle_input(now, bytes),
-///             None => client.handle_eof(now),
+///             None => client.handle_connection_lost(now, Disconnect::Closed),
 ///         },
 ///         Action::UpgradeTls { .. } => unreachable!("plaintext session"),
-///         Action::Event(event) => println!("{event:?}"),
+///         Action::Event(Event::Settled(id)) => {
+///             let report = client.take_report(id).expect("settled");
+///             assert_eq!(report.verdict, Verdict::Delivered);
+///         }
+///         Action::Event(_) => {}
 ///         Action::Idle => break,
 ///         Action::Close => break,
 ///         _ => {}
@@ -175,11 +211,14 @@ pub struct Client {
     group_open: bool,
     events: VecDeque<Event>,
     ops: VecDeque<Op>,
-    txns: VecDeque<Txn>,
+    txns: Ledger,
+    queries: Queries,
     emitting: Option<TransactionId>,
-    next_id: u64,
+    /// The latest transaction whose MAIL went out (or that failed locally when it would have).
+    last_started: Option<TransactionId>,
     sasl: Option<Sasl>,
     sasl_cancelled: Option<ProtocolError>,
+    quit_queued: bool,
     quit_error: Option<Error>,
     error: Option<Error>,
 }
@@ -208,11 +247,13 @@ impl Client {
             group_open: false,
             events: VecDeque::new(),
             ops: VecDeque::new(),
-            txns: VecDeque::new(),
+            txns: Ledger::default(),
+            queries: Queries::default(),
             emitting: None,
-            next_id: 0,
+            last_started: None,
             sasl: None,
             sasl_cancelled: None,
+            quit_queued: false,
             quit_error: None,
             error: None,
             config,
@@ -245,9 +286,7 @@ impl Client {
             if !self.out.is_empty() {
                 let deadline = self.out_deadline;
                 self.write_deadline = Some(deadline);
-                for expect in &mut self.expected {
-                    expect.sent = true;
-                }
+                self.mark_handed_out();
                 return Ok(Action::Transmit {
                     data: self.out.take(),
                     deadline,
@@ -286,9 +325,21 @@ impl Client {
         self.take_replies();
     }
 
-    /// The server closed the connection. Ends the session: cleanly after QUIT, otherwise with
-    /// [`Error::ConnectionLost`], every unconfirmed recipient counting as `451` (RFC 5321 §3.8).
+    /// The server closed the connection: shorthand for
+    /// [`handle_connection_lost`](Self::handle_connection_lost) with [`Disconnect::Closed`].
     pub fn handle_eof(&mut self, now: Instant) {
+        self.handle_connection_lost(now, Disconnect::Closed);
+    }
+
+    /// The connection is gone or unusable: a read found the end of the stream, a read or write
+    /// failed (reset, broken pipe, a TLS record error), or the TLS handshake failed. Call it for
+    /// every such IO outcome, whatever the action was; a driver then closes the socket.
+    ///
+    /// After QUIT this is the clean end. Otherwise the session fails with
+    /// [`Error::ConnectionLost`] (or [`Error::TlsHandshake`]) and every message it held is
+    /// settled: unknown if its end of data went out unanswered, deferred if it was under way,
+    /// not attempted if the server never answered any of its commands (RFC 5321 §3.8).
+    pub fn handle_connection_lost(&mut self, now: Instant, cause: Disconnect) {
         self.observe(now);
         if self.error.is_some() || self.phase == Phase::Closed {
             return;
@@ -298,10 +349,12 @@ impl Client {
             None if matches!(self.phase, Phase::TlsFirst | Phase::Handshake) => Stage::TlsHandshake,
             None => Stage::Idle,
         };
-        if stage == Stage::Quit {
-            return self.closed();
+        match cause {
+            Disconnect::TlsHandshake(reason) => self.fail(Error::TlsHandshake(reason)),
+            // RFC 5321 §4.1.1.10: the server closes after its reply to QUIT, or instead of it.
+            _ if stage == Stage::Quit => self.closed(),
+            cause => self.fail(Error::ConnectionLost { stage, cause }),
         }
-        self.fail(Error::ConnectionLost(stage));
     }
 
     /// The deadline the driver was given has passed. A call before any deadline is a no-op;
@@ -361,6 +414,12 @@ impl Client {
     /// The error that ended the session, if it failed.
     pub fn error(&self) -> Option<&Error> {
         self.error.as_ref()
+    }
+
+    /// Whether the session ended cleanly (after QUIT); [`next_action`](Self::next_action) then
+    /// answers [`Action::Close`].
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed && self.error.is_none()
     }
 
     /// The earliest deadline the driver must watch: the oldest outstanding reply's, the TLS

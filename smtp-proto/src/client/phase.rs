@@ -22,7 +22,6 @@ impl Client {
                 Err(e) => self.fail(ProtocolError::Reply(e).into()),
             }
         }
-        self.settle();
     }
 
     fn on_reply(&mut self, mut reply: Reply) {
@@ -50,10 +49,23 @@ impl Client {
                 ProtocolError::UnexpectedReply(reply).into()
             });
         };
-        if expect.what != Expected::Quit
-            && (reply.is_service_closing() || reply.code() == ReplyCode::CLOSING)
+        if let Some(txn) = expect
+            .what
+            .transaction()
+            .and_then(|id| self.txns.get_mut(id))
         {
-            // RFC 5321 §3.8: 421 at any step ends the session, with no RSET (F6, A3).
+            txn.answered = true;
+        }
+        if expect.what != Expected::Quit && reply.is_service_closing() {
+            // RFC 5321 §3.8: 421 at any step ends the session, with no RSET (F6, A3). It still
+            // answers its command: a recipient's 421 is that recipient's, and a 421 to the end
+            // of the data decides the message.
+            if expect.what.transaction().is_some() {
+                self.record(expect.what, reply.clone());
+            }
+            return self.fail(Error::ServiceClosing(reply));
+        }
+        if expect.what != Expected::Quit && reply.code() == ReplyCode::CLOSING {
             return self.fail(Error::ServiceClosing(reply));
         }
         if reply.is_intermediate() && !matches!(expect.what, Expected::Data(_) | Expected::Auth) {
@@ -66,26 +78,42 @@ impl Client {
             Expected::Helo => self.on_helo(reply),
             Expected::StartTls => self.on_starttls(reply),
             Expected::Auth => self.on_auth(reply),
-            Expected::Rset { requested } => self.on_rset(reply, requested),
-            Expected::Query => self.events.push_back(Event::QueryReply(reply)),
+            Expected::Rset { query } => self.on_rset(reply, query),
+            Expected::Query(id) => self.answer(id, reply),
             Expected::Quit => self.closed(),
+            Expected::Data(id) if reply.code() == ReplyCode::START_MAIL_INPUT => {
+                self.on_go_ahead(id, reply)
+            }
+            // RFC 5321 §3.3: no data without 354; a 250 here is a desync (B7, D9).
+            Expected::Data(_) if reply.is_positive_completion() => {
+                self.unexpected(Stage::Data, reply)
+            }
+            what => self.record(what, reply),
+        }
+    }
+
+    /// Applies a reply to the transaction command it answers.
+    fn record(&mut self, what: Expected, reply: Reply) {
+        let refused = !reply.is_positive_completion();
+        match what {
             Expected::Mail(id) => self.with_txn(id, |txn| {
-                if !reply.is_positive_completion() {
-                    txn.aborted = true;
-                }
+                txn.aborted |= refused;
                 txn.mail = Some(reply);
             }),
             Expected::Rcpt(id, index) => self.with_txn(id, |txn| txn.rcpts[index] = Some(reply)),
-            Expected::Data(id) => self.on_data(id, reply),
+            Expected::Data(id) => self.with_txn(id, |txn| {
+                txn.aborted = true;
+                txn.data = Some(reply);
+            }),
             Expected::Bdat { id, last } => self.with_txn(id, |txn| {
-                if !reply.is_positive_completion() {
+                if refused {
                     // RFC 3030 §2: no more chunks after a failed one, then RSET (D14).
                     txn.aborted = true;
                     txn.rset_needed = true;
                 }
                 if last {
                     txn.end = Some(reply);
-                } else if !reply.is_positive_completion() {
+                } else if refused {
                     txn.chunk_failure.get_or_insert(reply);
                 }
             }),
@@ -93,18 +121,21 @@ impl Client {
                 Some(index) => txn.deliveries[index] = Some(reply),
                 None => txn.end = Some(reply),
             }),
+            _ => {}
         }
     }
 
-    /// Applies a reply to its transaction and counts it as answered.
+    /// Applies a reply to its transaction and counts it as answered; settles the transaction
+    /// if that was all it waited for.
     fn with_txn(&mut self, id: super::TransactionId, apply: impl FnOnce(&mut super::Txn)) {
-        if let Some(txn) = self.txns.iter_mut().find(|t| t.id == id) {
+        if let Some(txn) = self.txns.get_mut(id) {
             txn.in_flight = txn.in_flight.saturating_sub(1);
             apply(txn);
             if txn.aborted && self.emitting == Some(id) {
                 txn.next = Next::Done;
             }
         }
+        self.settle(id);
     }
 
     fn unexpected(&mut self, stage: Stage, reply: Reply) {
@@ -317,84 +348,85 @@ impl Client {
         self.events.push_back(Event::Ready(caps));
     }
 
-    fn on_data(&mut self, id: super::TransactionId, reply: Reply) {
-        if reply.code() == ReplyCode::START_MAIL_INPUT {
-            let lone_dot = self
-                .txns
-                .iter()
-                .find(|t| t.id == id)
-                .is_some_and(|t| !t.mail_accepted() || t.accepted_recipients() == 0);
-            if lone_dot {
-                // RFC 2920 §3.1: DATA accepted although nothing else was: send only the dot,
-                // the transaction fails (D10).
-                self.mark_output();
-                self.out.put_slice(b".\r\n");
-                self.with_txn(id, |txn| {
-                    txn.data = Some(reply);
-                    txn.end_sent = true;
-                    txn.next = Next::Done;
-                });
-                // LMTP answers the end of data once per accepted recipient: here, never
-                // (RFC 2033 §4.2).
-                if !self.config.lmtp {
-                    let timeout = self.config.timeouts.data_termination;
-                    self.expect(Expected::DataEnd { id, rcpt: None }, timeout);
-                    self.count_sent(3);
-                }
-                return;
+    /// `354` to DATA: the body goes out, or only the dot if nothing else was accepted.
+    fn on_go_ahead(&mut self, id: super::TransactionId, reply: Reply) {
+        let Some(txn) = self.txns.get(id) else {
+            return;
+        };
+        if txn.is_cancelled() {
+            // The application gave the message up: only dropping the connection now keeps the
+            // server from taking a message (RFC 5321 §4.1.1.4).
+            return self.fail(Error::Cancelled);
+        }
+        if !txn.mail_accepted() || txn.accepted_recipients() == 0 {
+            // RFC 2920 §3.1: DATA accepted although nothing else was: send only the dot, the
+            // transaction fails (D10).
+            self.mark_output();
+            self.out.put_slice(b".\r\n");
+            // LMTP answers the end of data once per accepted recipient: here, never
+            // (RFC 2033 §4.2).
+            if !self.config.lmtp {
+                let timeout = self.config.timeouts.data_termination;
+                self.expect(Expected::DataEnd { id, rcpt: None }, timeout);
+                self.count_sent(3);
             }
             return self.with_txn(id, |txn| {
                 txn.data = Some(reply);
-                txn.next = Next::Body;
+                txn.end_sent = true;
+                txn.next = Next::Done;
             });
         }
-        if reply.is_positive_completion() {
-            // RFC 5321 §3.3: no data without 354; a 250 here is a desync (B7, D9).
-            return self.unexpected(Stage::Data, reply);
-        }
         self.with_txn(id, |txn| {
-            txn.aborted = true;
             txn.data = Some(reply);
+            txn.next = Next::Body;
         });
     }
 
-    fn on_rset(&mut self, reply: Reply, requested: bool) {
-        if !reply.is_positive_completion() {
+    fn on_rset(&mut self, reply: Reply, query: Option<super::QueryId>) {
+        let refused = !reply.is_positive_completion();
+        if let Some(id) = query {
+            self.answer(id, reply.clone());
+        }
+        if refused {
             // A failed RSET leaves server state unknown: the connection is not reused (F9).
-            return self.polite_fail(Error::Rejected {
+            self.polite_fail(Error::Rejected {
                 stage: Stage::Rset,
                 reply,
             });
         }
-        if requested {
-            self.events.push_back(Event::QueryReply(reply));
-        }
     }
 
-    /// Reports every settled transaction, in order, and schedules RSET where server state may
-    /// remain from one that stopped short.
-    pub(super) fn settle(&mut self) {
-        let mut index = 0;
-        while index < self.txns.len() {
-            if !self.txns[index].is_settled() {
-                index += 1;
-                continue;
-            }
-            let later_started = self
-                .txns
-                .iter()
-                .skip(index + 1)
-                .any(|t| t.next != Next::Mail);
-            let Some(txn) = self.txns.remove(index) else {
-                break;
-            };
-            if self.emitting == Some(txn.id) {
-                self.emitting = None;
-            }
-            if txn.needs_rset() && !later_started && self.error.is_none() {
-                self.ops.push_front(Op::Rset { requested: false });
-            }
-            self.events.push_back(Event::Transaction(txn.report(None)));
+    fn answer(&mut self, id: super::QueryId, reply: Reply) {
+        self.queries.answer(id, reply);
+        self.events.push_back(Event::Answered(id));
+    }
+
+    /// Settles transaction `id` if the server has taken everything it will take: its report
+    /// waits for the application, and an RSET follows if server state may remain from it.
+    pub(super) fn settle(&mut self, id: super::TransactionId) {
+        let Some(txn) = self.txns.get(id) else {
+            return;
+        };
+        if !txn.is_settled() {
+            return;
+        }
+        // A later transaction already started was preceded by its own RSET (see pump.rs).
+        let later_started = self.last_started.is_some_and(|last| last > id);
+        if txn.needs_rset() && !later_started && self.error.is_none() {
+            self.ops.push_front(Op::Rset { query: None });
+        }
+        if self.emitting == Some(id) {
+            self.emitting = None;
+        }
+        self.txns.settle(id, |txn| txn.report(None));
+        self.events.push_back(Event::Settled(id));
+    }
+
+    /// Settles every transaction still held, for a session that ended with `error`.
+    fn settle_all(&mut self, error: &Error) {
+        for id in self.txns.live_ids() {
+            self.txns.settle(id, |txn| txn.report(Some(error)));
+            self.events.push_back(Event::Settled(id));
         }
     }
 
@@ -404,15 +436,28 @@ impl Client {
         if self.error.is_some() {
             return;
         }
+        // A timeout, a lost connection or a malformed reply struck the command waiting at the
+        // front: the server saw its transaction, whatever became of it.
+        let waiting = matches!(
+            error,
+            Error::Timeout(_)
+                | Error::ConnectionLost { .. }
+                | Error::Protocol(ProtocolError::Reply(_))
+        );
+        let struck = self.expected.front().and_then(|e| e.what.transaction());
+        if let Some(txn) = struck
+            .filter(|_| waiting)
+            .and_then(|id| self.txns.get_mut(id))
+        {
+            txn.hit = true;
+        }
         self.out.clear();
         self.expected.clear();
         self.ops.clear();
         self.emitting = None;
-        for txn in core::mem::take(&mut self.txns) {
-            self.events
-                .push_back(Event::Transaction(txn.report(Some(&error))));
-        }
-        self.error = Some(self.quit_error.take().unwrap_or(error));
+        let error = self.quit_error.take().unwrap_or(error);
+        self.settle_all(&error);
+        self.error = Some(error);
     }
 
     /// Ends the session with `error` after a QUIT, when the server is still in step and waits
@@ -421,10 +466,7 @@ impl Client {
         if !self.expected.is_empty() {
             return self.fail(error);
         }
-        for txn in core::mem::take(&mut self.txns) {
-            self.events
-                .push_back(Event::Transaction(txn.report(Some(&error))));
-        }
+        self.settle_all(&error);
         self.ops.clear();
         self.emitting = None;
         self.quit_error = Some(error);

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::event::{Event, TranscriptLine};
-use super::transaction::{BodySource, LocalFailure, Next};
+use super::transaction::{BodySource, LocalFailure, Next, Txn};
 use super::{Client, Expect, Expected, Op, Phase, TransactionId};
 use crate::error::InvalidInput;
 use crate::types::params::BodyType;
@@ -36,7 +36,6 @@ impl Client {
             };
             self.start_op(op);
         }
-        self.settle();
     }
 
     fn pipelining(&self) -> bool {
@@ -79,15 +78,7 @@ impl Client {
 
     /// Records a reply to wait for, with a deadline that starts now (SECURITY.md F1).
     pub(super) fn expect(&mut self, what: Expected, timeout: core::time::Duration) {
-        let txn = match what {
-            Expected::Mail(id)
-            | Expected::Rcpt(id, _)
-            | Expected::Data(id)
-            | Expected::Bdat { id, .. }
-            | Expected::DataEnd { id, .. } => Some(id),
-            _ => None,
-        };
-        if let Some(txn) = txn.and_then(|id| self.txns.iter_mut().find(|t| t.id == id)) {
+        if let Some(txn) = what.transaction().and_then(|id| self.txns.get_mut(id)) {
             txn.in_flight += 1;
         }
         let deadline = self.now.saturating_add(timeout);
@@ -98,6 +89,26 @@ impl Client {
             sent: what == Expected::Greeting,
             bytes: 0,
         });
+    }
+
+    /// Everything in the output buffer is being handed to the driver: replies to it are
+    /// genuine from now on, and an end of data in it may reach the server.
+    pub(super) fn mark_handed_out(&mut self) {
+        // Commands join the back of the queue and are handed out together, so the ones not yet
+        // handed out are a suffix.
+        for index in (0..self.expected.len()).rev() {
+            let expect = &mut self.expected[index];
+            if expect.sent {
+                break;
+            }
+            expect.sent = true;
+            let what = expect.what;
+            if what.is_end_of_data()
+                && let Some(txn) = what.transaction().and_then(|id| self.txns.get_mut(id))
+            {
+                txn.end_transmitted = true;
+            }
+        }
     }
 
     pub(super) fn mark_output(&mut self) {
@@ -118,10 +129,10 @@ impl Client {
         let command_timeout = self.config.timeouts.command;
         match op {
             Op::Transaction(id) => self.start_transaction(id),
-            Op::Rset { requested } => {
-                self.emit(Command::Rset, Expected::Rset { requested }, command_timeout)
+            Op::Rset { query } => {
+                self.emit(Command::Rset, Expected::Rset { query }, command_timeout)
             }
-            Op::Query(command) => self.emit(command, Expected::Query, command_timeout),
+            Op::Query(id, command) => self.emit(command, Expected::Query(id), command_timeout),
             Op::Quit => {
                 self.phase = Phase::Quitting;
                 self.emit(Command::Quit, Expected::Quit, command_timeout);
@@ -130,18 +141,20 @@ impl Client {
     }
 
     fn start_transaction(&mut self, id: TransactionId) {
-        let Some(index) = self.txns.iter().position(|t| t.id == id) else {
+        // Cancelled before it started: nothing to send.
+        let Some(txn) = self.txns.get(id) else {
             return;
         };
-        let prepared = self.prepare(index);
-        let Some(txn) = self.txns.get_mut(index) else {
+        let prepared = self.prepare(txn);
+        let previous = self.last_started.replace(id);
+        let Some(txn) = self.txns.get_mut(id) else {
             return;
         };
         let (mail, rcpts, use_bdat) = match prepared {
             Ok(prepared) => prepared,
             Err(failure) => {
                 txn.local = Some(failure);
-                return;
+                return self.settle(id);
             }
         };
         txn.rcpt_commands = rcpts;
@@ -149,14 +162,14 @@ impl Client {
         txn.next = Next::Rcpt(0);
         // A pipelined BDAT message before this one may still fail a chunk; an RSET first keeps
         // this transaction independent of it (RFC 3030 §2, RFC 2920 §3.1 allow RSET anywhere).
-        let guard = self
-            .txns
-            .iter()
-            .any(|t| t.id != id && t.use_bdat && t.next == Next::Done && t.in_flight > 0);
+        // Messages go out one after another, so only the one just before can still be open.
+        let guard = previous.and_then(|p| self.txns.get(p)).is_some_and(|t| {
+            t.use_bdat && t.next == Next::Done && t.in_flight > 0 && !t.reset_sent
+        });
         if guard {
             self.emit(
                 Command::Rset,
-                Expected::Rset { requested: false },
+                Expected::Rset { query: None },
                 self.config.timeouts.command,
             );
         }
@@ -168,11 +181,33 @@ impl Client {
         );
     }
 
+    /// A transaction stopped short while it was being sent: an RSET goes out at once if the
+    /// server may hold its state, before anything else can start (RFC 5321 §4.1.1.5), then it
+    /// settles if nothing of it is in flight.
+    pub(super) fn stop_short(&mut self, id: TransactionId) {
+        let Some(txn) = self.txns.get_mut(id) else {
+            return;
+        };
+        txn.aborted = true;
+        txn.next = Next::Done;
+        if txn.may_hold_state() {
+            txn.reset_sent = true;
+            self.emit(
+                Command::Rset,
+                Expected::Rset { query: None },
+                self.config.timeouts.command,
+            );
+        }
+        if self.emitting == Some(id) {
+            self.emitting = None;
+        }
+        self.settle(id);
+    }
+
     /// Builds and checks MAIL and every RCPT against the server's capabilities before anything
     /// is sent, adding SIZE, BODY and SMTPUTF8 where needed.
-    fn prepare(&self, index: usize) -> Result<(MailCommand, Vec<RcptCommand>, bool), LocalFailure> {
+    fn prepare(&self, txn: &Txn) -> Result<(MailCommand, Vec<RcptCommand>, bool), LocalFailure> {
         let caps = self.caps.clone().unwrap_or_default();
-        let txn = &self.txns[index];
         let envelope = &txn.envelope;
         let mut params = envelope.params.clone();
         let (size, eight_bit) = match &txn.body {
@@ -222,11 +257,25 @@ impl Client {
         let Some(id) = self.emitting else {
             return Progress::Free;
         };
-        let Some(index) = self.txns.iter().position(|t| t.id == id) else {
+        let Some(txn) = self.txns.get_mut(id) else {
             self.emitting = None;
             return Progress::Free;
         };
-        let txn = &mut self.txns[index];
+        if txn.is_cancelled() && txn.next != Next::Done {
+            return match txn.next {
+                // DATA is out: its reply decides (see phase.rs `on_go_ahead`).
+                Next::AwaitGo => Progress::Blocked,
+                // Part of the body is out: only dropping the connection stops it.
+                Next::Body => {
+                    self.fail(super::error::Error::Cancelled);
+                    Progress::Blocked
+                }
+                _ => {
+                    self.stop_short(id);
+                    Progress::Continue
+                }
+            };
+        }
         match txn.next {
             Next::Mail | Next::Done => {
                 self.emitting = None;
@@ -251,8 +300,7 @@ impl Client {
                     txn.mail.is_some() && txn.rcpts.iter().take(sent).all(Option::is_some);
                 if answered && (!txn.mail_accepted() || txn.accepted_recipients() == 0) {
                     // Without pipelining the replies are known: no DATA for nobody (D9, D10).
-                    txn.aborted = true;
-                    txn.next = Next::Done;
+                    self.stop_short(id);
                 } else if txn.use_bdat {
                     txn.next = Next::Chunks;
                 } else {
@@ -263,8 +311,8 @@ impl Client {
                 Progress::Continue
             }
             Next::AwaitGo => Progress::Blocked,
-            Next::Body => self.emit_body(index),
-            Next::Chunks => self.emit_chunks(index),
+            Next::Body => self.emit_body(id),
+            Next::Chunks => self.emit_chunks(id),
         }
     }
 }

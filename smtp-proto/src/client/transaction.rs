@@ -4,15 +4,14 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
-use super::error::{Error, Stage};
-use super::event::{Outcome, RecipientReport, StreamedBody, TransactionId, TransactionReport};
+use super::event::{StreamedBody, TransactionId};
 use crate::error::{DataError, InvalidInput};
 use crate::types::mailbox::{ForwardPath, Mailbox, ReversePath};
 use crate::types::params::{MailParameters, RcptParameters};
 use crate::wire::bdat::{BdatChunk, BdatContent, BdatEncoder};
 use crate::wire::command::RcptCommand;
 use crate::wire::dot_stuff::DataEncoder;
-use crate::wire::reply::{Reply, ReplyCode};
+use crate::wire::reply::Reply;
 use crate::wire::text::TextPolicy;
 
 /// One recipient and its RCPT parameters.
@@ -199,12 +198,14 @@ pub(crate) enum Next {
     Done,
 }
 
-/// Why a transaction stopped before its end-of-data reply.
+/// Why a transaction stopped on the client's side.
 #[derive(Clone, Debug)]
 pub(crate) enum LocalFailure {
     Invalid(InvalidInput),
     Body(DataError),
     TooLarge(u64),
+    /// The application cancelled it.
+    Cancelled,
 }
 
 #[derive(Debug)]
@@ -230,8 +231,16 @@ pub(crate) struct Txn {
     pub(crate) local: Option<LocalFailure>,
     /// Commands were cut short: the server may hold transaction state, so RSET follows.
     pub(crate) aborted: bool,
-    /// The end of the data went out (DATA terminator or BDAT LAST).
+    /// The end of the data was emitted (DATA terminator or BDAT LAST).
     pub(crate) end_sent: bool,
+    /// The end of the data was handed to the driver, so it may have reached the server.
+    pub(crate) end_transmitted: bool,
+    /// The server answered at least one of its commands.
+    pub(crate) answered: bool,
+    /// The session failed while one of its commands waited for a reply.
+    pub(crate) hit: bool,
+    /// An RSET already went out for it, right after it stopped short.
+    pub(crate) reset_sent: bool,
 }
 
 impl Txn {
@@ -256,6 +265,10 @@ impl Txn {
             local: None,
             aborted: false,
             end_sent: false,
+            end_transmitted: false,
+            answered: false,
+            hit: false,
+            reset_sent: false,
         }
     }
 
@@ -279,102 +292,21 @@ impl Txn {
 
     /// Whether an RSET must clear server-side state after this transaction.
     pub(crate) fn needs_rset(&self) -> bool {
-        (self.mail_accepted() && !self.end_sent) || self.rset_needed
+        !self.reset_sent && ((self.mail_accepted() && !self.end_sent) || self.rset_needed)
     }
 
-    /// The report once settled, or for a session that failed with `error`.
-    pub(crate) fn report(self, error: Option<&Error>) -> TransactionReport {
-        let outcome = self.outcome(error);
-        let lost = error.map(|_| lost_connection_reply());
-        let recipients = self
-            .envelope
-            .recipients
-            .into_iter()
-            .zip(self.rcpts)
-            .zip(self.deliveries)
-            .map(|((r, reply), delivery)| RecipientReport {
-                path: r.path,
-                // RFC 5321 §3.8: an unconfirmed recipient on a lost connection counts as 451.
-                reply: reply.or_else(|| {
-                    if self.mail.is_some() {
-                        lost.clone()
-                    } else {
-                        None
-                    }
-                }),
-                delivery,
-            })
-            .collect();
-        TransactionReport {
-            id: self.id,
-            outcome,
-            recipients,
-        }
-    }
-
-    fn outcome(&self, error: Option<&Error>) -> Outcome {
-        if let Some(local) = &self.local {
-            return match local {
-                LocalFailure::Invalid(e) => Outcome::InvalidForServer(e.clone()),
-                LocalFailure::Body(e) => Outcome::InvalidBody(*e),
-                LocalFailure::TooLarge(limit) => Outcome::TooLarge { limit: *limit },
-            };
-        }
-        let refused = |stage, reply: &Reply| Outcome::Rejected {
-            stage,
-            reply: reply.clone(),
-        };
-        match &self.mail {
-            Some(reply) if !reply.is_positive_completion() => return refused(Stage::Mail, reply),
-            _ => {}
-        }
-        if let Some(reply) = &self.chunk_failure {
-            return refused(Stage::Bdat, reply);
-        }
-        if let Some(reply) = self
-            .data
+    /// Whether the server may hold state for it, with replies still to come: its MAIL was not
+    /// refused and its data did not end, or a chunk failed.
+    pub(crate) fn may_hold_state(&self) -> bool {
+        let mail_refused = self
+            .mail
             .as_ref()
-            .filter(|r| r.code() != ReplyCode::START_MAIL_INPUT)
-        {
-            return refused(Stage::Data, reply);
-        }
-        let sent = self.rcpt_commands.len();
-        let all_answered = sent > 0 && self.rcpts.iter().take(sent).all(Option::is_some);
-        if self.mail.is_some() && self.accepted_recipients() == 0 && all_answered {
-            return Outcome::NoRecipientAccepted;
-        }
-        if let Some(reply) = &self.end {
-            return if reply.is_positive_completion() {
-                Outcome::Accepted(reply.clone())
-            } else {
-                refused(Stage::DataEnd, reply)
-            };
-        }
-        if let Some(reply) = self
-            .deliveries
-            .iter()
-            .flatten()
-            .find(|r| r.is_positive_completion())
-        {
-            return Outcome::Accepted(reply.clone());
-        }
-        if let Some(reply) = self.deliveries.iter().flatten().next() {
-            return refused(Stage::DataEnd, reply);
-        }
-        match error {
-            Some(e) if self.end_sent => Outcome::Unknown(e.clone()),
-            Some(e) => Outcome::Aborted(e.clone()),
-            None => Outcome::Aborted(Error::ConnectionLost(Stage::Idle)),
-        }
+            .is_some_and(|r| !r.is_positive_completion());
+        self.rset_needed || (!self.end_sent && !mail_refused)
     }
-}
 
-/// The `451` a lost connection stands for (RFC 5321 §3.8).
-pub(crate) fn lost_connection_reply() -> Reply {
-    let text = Bytes::from_static(b"4.4.2 connection lost before the server replied");
-    let status = crate::wire::reply::EnhancedStatus::new(4, 4, 2).map(|s| (s, 6));
-    Reply::from_lines(
-        ReplyCode::LOCAL_ERROR,
-        alloc::vec![crate::wire::reply::ReplyLine::new(text, status)],
-    )
+    /// Whether it was cancelled by the application.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        matches!(self.local, Some(LocalFailure::Cancelled))
+    }
 }

@@ -212,6 +212,20 @@ impl From<Mailbox> for ForwardPath {
     }
 }
 
+/// The path as it goes on the wire: `<b@example.net>` or `<Postmaster>`.
+impl core::fmt::Display for ForwardPath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "<{}>", self.mailbox_str())
+    }
+}
+
+/// The path as it goes on the wire: `<a@example.com>` or `<>`.
+impl core::fmt::Display for ReversePath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "<{}>", self.mailbox_str())
+    }
+}
+
 /// The argument of VRFY, EXPN or HELP: `String = Atom / Quoted-string` (RFC 5321 §4.1.2),
 /// accepted as a dot-string or quoted string, at most 256 octets, no control character
 /// (SECURITY.md C12).

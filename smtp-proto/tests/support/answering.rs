@@ -98,7 +98,7 @@ pub fn send_each(
                 verb = None;
                 client.handle_input(now, &reply);
             }
-            Action::Event(Event::Transaction(r)) => report = Some(r),
+            Action::Event(Event::Settled(id)) => report = client.take_report(id),
             Action::Close => break,
             _ => {}
         }

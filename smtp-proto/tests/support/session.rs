@@ -22,6 +22,8 @@ pub enum Step<'a> {
     Tls { verified: bool },
     /// The server closes the connection.
     Eof,
+    /// The connection is reset (the driver saw `ECONNRESET`).
+    Reset,
     /// Time passes by this many seconds, then the driver reports a timeout.
     Wait(u64),
     /// Forget what the client sent so far, unchecked (after a shared prelude).
@@ -116,13 +118,25 @@ impl Player {
                     }
                     self.sent.extend_from_slice(&data.into_bytes());
                 }
-                Ok(Action::Event(event)) => self.run.seen.push(match event {
-                    Event::Ready(_) => Seen::Ready,
-                    Event::Transaction(report) => Seen::Report(report),
-                    Event::QueryReply(reply) => Seen::Query(reply),
-                    Event::Transcript(line) => Seen::Transcript(line),
-                    other => panic!("unknown event {other:?}"),
-                }),
+                Ok(Action::Event(event)) => {
+                    let seen = match event {
+                        Event::Ready(_) => Seen::Ready,
+                        Event::Settled(id) => {
+                            assert!(self.client.is_settled(id));
+                            let report = self.client.take_report(id).expect("a settled report");
+                            assert_eq!(report.id, id);
+                            assert_eq!(self.client.take_report(id), None, "taken once");
+                            Seen::Report(report)
+                        }
+                        Event::Answered(id) => {
+                            let reply = self.client.take_reply(id).expect("an answer");
+                            Seen::Query(reply.expect("a reply"))
+                        }
+                        Event::Transcript(line) => Seen::Transcript(line),
+                        other => panic!("unknown event {other:?}"),
+                    };
+                    self.run.seen.push(seen);
+                }
                 Ok(Action::UpgradeTls { .. }) => {
                     self.upgrade_asked = true;
                     return;
@@ -208,6 +222,11 @@ pub fn play_with(config: Config, setup: &dyn Fn(&mut Client), steps: &[Step], fe
             }
             Step::Eof => {
                 player.client.handle_eof(player.now);
+                player.drive();
+            }
+            Step::Reset => {
+                let reset = smtp_proto::Disconnect::Reset;
+                player.client.handle_connection_lost(player.now, reset);
                 player.drive();
             }
             Step::Skip => player.sent.clear(),

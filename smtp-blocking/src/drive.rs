@@ -1,0 +1,206 @@
+//! The IO loop: the core's actions carried out over blocking sockets, every IO outcome handed
+//! back.
+
+use std::io::{self, ErrorKind, Write};
+use std::time::Duration;
+
+use bytes::Buf;
+use native_tls::HandshakeError;
+use smtp_proto::driver::log_line;
+use smtp_proto::{Action, Client, Disconnect, TlsInfo, Transmission};
+
+use crate::session::Session;
+use crate::stream::Stream;
+
+/// How much the adapter reads at once; the core holds what it needs of it.
+pub(crate) const READ_SIZE: usize = 16 * 1024;
+
+/// The most reads taken after a failed write to collect what the server said before it left.
+const MAX_DRAIN_READS: usize = 64;
+
+impl Session {
+    /// Carries out the core's actions until `done` holds or the core waits for the application
+    /// (true then) or for nothing more (the session ended). Every IO outcome goes back into the
+    /// core, which decides everything; after a failure or a clean end the socket is closed.
+    pub(crate) fn drive(&mut self, done: impl Fn(&Client) -> bool) -> bool {
+        let mut idle = false;
+        while !done(&self.client) {
+            let Ok(action) = self.client.next_action(self.clock.now()) else {
+                break;
+            };
+            match action {
+                Action::Transmit { data, deadline } => self.transmit(data, deadline),
+                Action::Receive { deadline } => self.receive(deadline),
+                Action::UpgradeTls { deadline } => self.upgrade(deadline),
+                Action::Event(event) => {
+                    if let Some(line) = log_line(&event) {
+                        tracing::debug!(target: "smtp", "{line}");
+                    }
+                }
+                Action::Close => break,
+                _ => {
+                    idle = true;
+                    break;
+                }
+            }
+        }
+        if self.client.error().is_some() || self.client.is_closed() {
+            self.shutdown();
+        }
+        idle
+    }
+
+    /// Writes a whole transmission before `deadline`, the caller's body buffers included
+    /// without gathering them into one buffer first. A socket timeout that fires before the
+    /// deadline (timers round to ticks) only means writing on; a failed write first collects
+    /// what the server said before it left, then reports the lost connection.
+    fn transmit(&mut self, mut data: Transmission, deadline: smtp_proto::Instant) {
+        while !data.is_empty() {
+            let (Some(left), Some(stream)) = (self.clock.remaining(deadline), self.stream.as_mut())
+            else {
+                return self.client.handle_timeout(self.clock.now());
+            };
+            let written = match stream.tcp().set_write_timeout(Some(left)) {
+                Ok(()) => stream.write_some(&data, &mut self.gathered),
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(0) => return self.lost(&ErrorKind::WriteZero.into()),
+                Ok(n) => data.advance(n),
+                Err(e) if is_timeout(&e) || e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.drain();
+                    return self.lost(&e);
+                }
+            }
+        }
+        if let Some(Stream::Tls(s)) = self.stream.as_mut()
+            && let Err(e) = s.flush()
+        {
+            self.lost(&e);
+        }
+    }
+
+    fn receive(&mut self, deadline: smtp_proto::Instant) {
+        let (Some(left), Some(stream)) = (self.clock.remaining(deadline), self.stream.as_mut())
+        else {
+            return self.client.handle_timeout(self.clock.now());
+        };
+        let read = match stream.tcp().set_read_timeout(Some(left)) {
+            Ok(()) => stream.read(&mut self.buf),
+            Err(e) => Err(e),
+        };
+        let now = self.clock.now();
+        match read {
+            Ok(0) => self.client.handle_connection_lost(now, Disconnect::Closed),
+            Ok(n) => self.client.handle_input(now, &self.buf[..n]),
+            // Early (a no-op: the core then asks to read again) or on time.
+            Err(e) if is_timeout(&e) => self.client.handle_timeout(now),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => self.lost(&e),
+        }
+    }
+
+    fn upgrade(&mut self, deadline: smtp_proto::Instant) {
+        let (Some(Stream::Plain(tcp)), Some(connector)) =
+            (self.stream.take(), self.connector.as_ref())
+        else {
+            let reason = "tls requested on a connection without tls".to_string();
+            let now = self.clock.now();
+            return self
+                .client
+                .handle_connection_lost(now, Disconnect::TlsHandshake(reason));
+        };
+        let mut handshake = match set_timeouts(&tcp, self.clock.remaining(deadline)) {
+            Ok(()) => connector.connect(&self.endpoint.host, tcp),
+            Err(e) => return self.lost(&e),
+        };
+        loop {
+            let now = self.clock.now();
+            match handshake {
+                Ok(tls) => {
+                    self.stream = Some(Stream::Tls(Box::new(tls)));
+                    // native-tls verified the chain and the host name, or the handshake failed.
+                    let _ = self.client.handle_tls_established(now, TlsInfo::new(true));
+                    return;
+                }
+                // A socket timeout: go on until the deadline.
+                Err(HandshakeError::WouldBlock(mid)) => {
+                    let left = self.clock.remaining(deadline);
+                    if left.is_none() || set_timeouts(mid.get_ref(), left).is_err() {
+                        return self.client.handle_timeout(now);
+                    }
+                    handshake = mid.handshake();
+                }
+                Err(HandshakeError::Failure(e)) => {
+                    let cause = match underlying_io(&e) {
+                        // The connection failed under the handshake.
+                        Some(io) if !is_timeout(io) => Disconnect::from_io(io),
+                        Some(_) => return self.client.handle_timeout(now),
+                        None => Disconnect::TlsHandshake(e.to_string()),
+                    };
+                    return self.client.handle_connection_lost(now, cause);
+                }
+            }
+        }
+    }
+
+    /// After a failed write: whatever the server sent before it left is already readable
+    /// (replies to earlier messages, a 421); hand it to the core without waiting for more.
+    fn drain(&mut self) {
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        if stream.tcp().set_nonblocking(true).is_err() {
+            return;
+        }
+        for _ in 0..MAX_DRAIN_READS {
+            match stream.read(&mut self.buf) {
+                Ok(n) if n > 0 => self.client.handle_input(self.clock.now(), &self.buf[..n]),
+                _ => break,
+            }
+            if self.client.error().is_some() {
+                break;
+            }
+        }
+        let _ = stream.tcp().set_nonblocking(false);
+    }
+
+    /// A read, write or handshake failed: the connection is gone.
+    fn lost(&mut self, error: &io::Error) {
+        let now = self.clock.now();
+        self.client
+            .handle_connection_lost(now, Disconnect::from_io(error));
+    }
+
+    /// Closes the connection, TLS with a close_notify first (RFC 8314 §3.4); never waits long
+    /// on a server that stopped reading.
+    pub(crate) fn shutdown(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            let _ = stream.tcp().set_write_timeout(Some(Duration::from_secs(5)));
+            stream.close();
+        }
+    }
+}
+
+fn set_timeouts(tcp: &std::net::TcpStream, left: Option<Duration>) -> io::Result<()> {
+    let left = left.ok_or(ErrorKind::TimedOut)?;
+    tcp.set_read_timeout(Some(left))?;
+    tcp.set_write_timeout(Some(left))
+}
+
+/// The IO error under a failed handshake, if the connection itself failed.
+fn underlying_io(error: &native_tls::Error) -> Option<&io::Error> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(current) = source {
+        if let Some(io) = current.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        source = current.source();
+    }
+    None
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}

@@ -1,0 +1,164 @@
+//! The IO loop: the core's actions carried out over tokio, every IO outcome handed back.
+
+use std::io;
+use std::time::Duration;
+
+use smtp_proto::driver::log_line;
+use smtp_proto::{Action, Client, Disconnect, TlsInfo, Transmission};
+use tokio::time::{timeout, timeout_at};
+
+use crate::session::Session;
+use crate::stream::Stream;
+
+/// How much the adapter reads at once; the core holds what it needs of it.
+pub(crate) const READ_SIZE: usize = 16 * 1024;
+
+/// The most reads taken after a failed write to collect what the server said before it left.
+const MAX_DRAIN_READS: usize = 64;
+
+impl Session {
+    /// Carries out the core's actions until `done` holds or the core waits for the application
+    /// (true then) or for nothing more (the session ended). Every IO outcome goes back into the
+    /// core, which decides everything; after a failure or a clean end the socket is closed.
+    pub(crate) async fn drive(&mut self, done: impl Fn(&Client) -> bool) -> bool {
+        let mut idle = false;
+        while !done(&self.client) {
+            let Ok(action) = self.client.next_action(self.clock.now()) else {
+                break;
+            };
+            match action {
+                Action::Transmit { data, deadline } => self.transmit(data, deadline).await,
+                Action::Receive { deadline } => self.receive(deadline).await,
+                Action::UpgradeTls { deadline } => self.upgrade(deadline).await,
+                Action::Event(event) => {
+                    if let Some(line) = log_line(&event) {
+                        tracing::debug!(target: "smtp", "{line}");
+                    }
+                }
+                Action::Close => break,
+                _ => {
+                    idle = true;
+                    break;
+                }
+            }
+        }
+        if self.client.error().is_some() || self.client.is_closed() {
+            self.shutdown().await;
+        }
+        idle
+    }
+
+    /// Writes a transmission with vectored writes, reading what the server sends meanwhile
+    /// (RFC 2920 §3.1, SECURITY.md F11). A failed write first collects what the server said
+    /// before it left, then reports the lost connection.
+    async fn transmit(&mut self, mut data: Transmission, deadline: smtp_proto::Instant) {
+        let at = self.clock.deadline(deadline);
+        let clock = self.clock;
+        let (client, buf) = (&mut self.client, &mut self.buf[..]);
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        let mut on_input = |input: &[u8]| {
+            feed(client, clock.now(), input);
+            // Writing the rest is pointless once the session has failed or ended.
+            client.error().is_none() && !input.is_empty()
+        };
+        let written = timeout_at(at.into(), stream.transmit(&mut data, buf, &mut on_input)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.drain().await;
+                self.lost(&e);
+            }
+            Err(_) => self.client.handle_timeout(self.clock.now()),
+        }
+    }
+
+    async fn receive(&mut self, deadline: smtp_proto::Instant) {
+        let at = self.clock.deadline(deadline);
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        let read = timeout_at(at.into(), stream.read(&mut self.buf)).await;
+        let now = self.clock.now();
+        match read {
+            Ok(Ok(n)) => feed(&mut self.client, now, &self.buf[..n]),
+            Ok(Err(e)) => self.lost(&e),
+            // Before the deadline (it cannot be, with tokio's timer) this is a no-op.
+            Err(_) => self.client.handle_timeout(now),
+        }
+    }
+
+    async fn upgrade(&mut self, deadline: smtp_proto::Instant) {
+        let (Some(Stream::Plain(tcp)), Some(connector)) =
+            (self.stream.take(), self.connector.clone())
+        else {
+            let reason = "tls requested on a connection without tls".to_string();
+            let now = self.clock.now();
+            return self
+                .client
+                .handle_connection_lost(now, Disconnect::TlsHandshake(reason));
+        };
+        let at = self.clock.deadline(deadline);
+        let handshake = connector.connect(self.server_name.clone(), tcp);
+        match timeout_at(at.into(), handshake).await {
+            Ok(Ok(tls)) => {
+                self.stream = Some(Stream::Tls(Box::new(tls)));
+                // rustls verified the chain and the host name, or the handshake failed.
+                let _ = self
+                    .client
+                    .handle_tls_established(self.clock.now(), TlsInfo::new(true));
+            }
+            Ok(Err(e)) => {
+                // rustls reports certificate, name and protocol failures as InvalidData.
+                let cause = match e.kind() {
+                    io::ErrorKind::InvalidData => Disconnect::TlsHandshake(e.to_string()),
+                    _ => Disconnect::from_io(&e),
+                };
+                self.client.handle_connection_lost(self.clock.now(), cause);
+            }
+            Err(_) => self.client.handle_timeout(self.clock.now()),
+        }
+    }
+
+    /// After a failed write: whatever the server sent before it left is already readable
+    /// (replies to earlier messages, a 421); hand it to the core without waiting for more.
+    async fn drain(&mut self) {
+        for _ in 0..MAX_DRAIN_READS {
+            let Some(stream) = self.stream.as_mut() else {
+                return;
+            };
+            match timeout(Duration::ZERO, stream.read(&mut self.buf)).await {
+                Ok(Ok(n)) if n > 0 => self.client.handle_input(self.clock.now(), &self.buf[..n]),
+                _ => return,
+            }
+            if self.client.error().is_some() {
+                return;
+            }
+        }
+    }
+
+    /// A read, write or handshake failed: the connection is gone.
+    fn lost(&mut self, error: &io::Error) {
+        let now = self.clock.now();
+        self.client
+            .handle_connection_lost(now, Disconnect::from_io(error));
+    }
+
+    /// Closes the connection, TLS with a close_notify first (RFC 8314 §3.4); never waits long
+    /// on a server that stopped reading.
+    pub(crate) async fn shutdown(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            let _ = timeout(Duration::from_secs(5), stream.close()).await;
+        }
+    }
+}
+
+/// Hands what one read brought to the core: input, or (when empty) the end of the stream.
+fn feed(client: &mut Client, now: smtp_proto::Instant, input: &[u8]) {
+    if input.is_empty() {
+        client.handle_connection_lost(now, Disconnect::Closed);
+    } else {
+        client.handle_input(now, input);
+    }
+}
