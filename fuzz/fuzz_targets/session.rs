@@ -1,16 +1,20 @@
-//! Invariant: a Client under any sequence of server bytes, EOF, time, timeouts, TLS events and
-//! application calls, in every TLS mode, never panics, transmits nothing after a fatal error,
-//! keeps its errors sticky, sends no AUTH or mail before verified TLS in the TLS-required
-//! modes, and accepts nothing between the STARTTLS 220 and the handshake.
+//! Invariant: a Client under any sequence of server bytes, EOF, resets, time, timeouts, TLS
+//! events and application calls, in every TLS mode, never panics, transmits nothing after a
+//! fatal error, keeps its errors sticky, sends no AUTH or mail before verified TLS in the
+//! TLS-required modes, and accepts nothing between the STARTTLS 220 and the handshake; every
+//! queued message settles exactly once (at the latest when the connection goes), its report is
+//! handed over once, and a delivered one carries a 2yz reply to its end of data.
 #![no_main]
 
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use std::collections::BTreeSet;
+
 use smtp_proto::{
-    Action, Client, ClientId, Config, Credentials, Envelope, Error, Instant, Mailbox,
-    ProtocolError, TlsInfo, TlsMode,
+    Action, Client, ClientId, Config, Credentials, Disconnect, Envelope, Error, Event, Instant,
+    Mailbox, Outcome, ProtocolError, TlsInfo, TlsMode, Verdict,
 };
 
 #[derive(Arbitrary, Debug)]
@@ -18,6 +22,7 @@ enum Op {
     Server(Vec<u8>),
     Canned(u8),
     Eof,
+    Reset,
     Advance(u16),
     Timeout,
     Tls(bool),
@@ -50,6 +55,16 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
     let mut failed: Option<Error> = None;
     let mut verified = false;
     let mut upgrading = false;
+    let mut queued = BTreeSet::new();
+    let mut settled = BTreeSet::new();
+    let settle = |client: &mut Client, settled: &mut BTreeSet<_>, id| {
+        assert!(settled.insert(id), "settled twice");
+        let report = client.take_report(id).expect("a settled message has a report");
+        assert!(client.take_report(id).is_none(), "a report is handed over once");
+        if report.verdict == Verdict::Delivered {
+            assert!(matches!(&report.outcome, Outcome::Accepted(r) if r.is_positive_completion()));
+        }
+    };
     for op in ops.into_iter().take(64) {
         let mut fed_during_upgrade = false;
         match op {
@@ -62,6 +77,7 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
                 client.handle_input(now, CANNED[usize::from(i) % CANNED.len()]);
             }
             Op::Eof => client.handle_eof(now),
+            Op::Reset => client.handle_connection_lost(now, Disconnect::Reset),
             Op::Advance(s) => now = now.saturating_add(Duration::from_secs(u64::from(s))),
             Op::Timeout => client.handle_timeout(now),
             Op::Tls(ok) => {
@@ -72,7 +88,9 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
             }
             Op::Send(body) => {
                 if let (Ok(a), Ok(b)) = (Mailbox::parse("a@example.com"), Mailbox::parse("b@example.net")) {
-                    let _ = client.send(Envelope::new(a, [b]), body.into());
+                    if let Ok(id) = client.send(Envelope::new(a, [b]), body.into()) {
+                        queued.insert(id);
+                    }
                 }
             }
             Op::Quit => { let _ = client.quit(); }
@@ -95,6 +113,10 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
                     upgrading = true;
                     break;
                 }
+                Ok(Action::Event(Event::Settled(id))) => {
+                    assert!(queued.contains(&id), "a report for a message never queued");
+                    settle(&mut client, &mut settled, id);
+                }
                 Ok(Action::Event(_)) => {}
                 Ok(_) => break,
                 Err(error) => {
@@ -110,4 +132,12 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
             }
         }
     }
+    // Whatever is still held settles when the connection goes.
+    client.handle_connection_lost(now, Disconnect::Reset);
+    while let Ok(Action::Event(event)) = client.next_action(now) {
+        if let Event::Settled(id) = event {
+            settle(&mut client, &mut settled, id);
+        }
+    }
+    assert_eq!(queued, settled, "every queued message settles");
 });

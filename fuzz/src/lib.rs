@@ -6,7 +6,14 @@ use smtp_proto::ReplyLimits;
 #[path = "../../smtp-proto/tests/support/reference.rs"]
 mod reference;
 
+#[path = "../../smtp-proto/tests/support/model_server.rs"]
+mod model_server;
+
+#[path = "../../smtp-proto/tests/support/verdict_check.rs"]
+mod verdict_check;
+
 pub use reference::{Decoded, decode_pieces as decode, reference_canonical};
+pub use verdict_check::{Scenario, check as check_verdicts};
 
 /// Cuts `data` into pieces whose lengths come from `cuts` (each 1 to 16), the rest last.
 pub fn pieces<'a>(data: &'a [u8], cuts: &[u8]) -> Vec<&'a [u8]> {

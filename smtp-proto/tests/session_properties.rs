@@ -1,6 +1,7 @@
 //! Property tests of the session (SECURITY.md I1-I8): arbitrary server behaviour never panics,
 //! never makes the client transmit after a fatal error, and never gets credentials or mail out
-//! before verified TLS in the TLS-required modes.
+//! before verified TLS in the TLS-required modes; and against a model server that refuses and
+//! fails at random, every message's verdict agrees with what the server read and said.
 
 mod support;
 
@@ -9,6 +10,7 @@ use core::time::Duration;
 use proptest::prelude::*;
 use smtp_proto::{Action, Client, Instant, TlsInfo, TlsMode};
 use support::session::{config_with_password, envelope};
+use support::verdict_check::{CAPS, Scenario, check};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -117,4 +119,42 @@ proptest! {
             }
         }
     }
+
+    /// Exactly one report per queued message; delivered only after a 2yz to the end of the data
+    /// (RFC 5321 §6.1), never after a connection lost before it; deferred never for a permanent
+    /// reply; not attempted only for messages the server never answered; no MAIL inside an open
+    /// transaction (RFC 5321 §4.1.1.5).
+    #[test]
+    fn every_verdict_agrees_with_what_the_server_did(scenario in scenario()) {
+        check(&scenario);
+    }
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        6 => Just(b'a'),
+        2 => Just(b'.'),
+        2 => Just(b'\n'),
+        1 => Just(b'\r'),
+        1 => Just(0xe9u8),
+        2 => Just(b' '),
+    ];
+    prop::collection::vec(byte, 0..80)
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (
+        0..CAPS.len(),
+        prop::collection::vec((1usize..4, body()), 1..5),
+        prop::collection::vec(any::<u8>(), 0..40),
+        any::<bool>(),
+        prop::option::of(0usize..40),
+    )
+        .prop_map(|(caps, messages, choices, quit, cut)| Scenario {
+            caps,
+            messages,
+            choices,
+            quit,
+            cut,
+        })
 }

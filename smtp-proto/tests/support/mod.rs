@@ -3,8 +3,10 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod answering;
+pub mod model_server;
 pub mod reference;
 pub mod session;
+pub mod verdict_check;
 
 use bytes::BytesMut;
 pub use reference::{Decoded, decode_pieces};
