@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::Buf;
 use native_tls::HandshakeError;
-use smtp_proto::driver::log_line;
-use smtp_proto::{Action, Client, Disconnect, TlsInfo, Transmission};
+use smtp_proto::driver::{Io, log_line, next_io};
+use smtp_proto::{Client, Disconnect, Event, TlsInfo, Transmission};
 
 use crate::session::Session;
 use crate::stream::Stream;
@@ -25,23 +25,15 @@ impl Session {
     pub(crate) fn drive(&mut self, done: impl Fn(&Client) -> bool) -> bool {
         let mut idle = false;
         while !done(&self.client) {
-            let Ok(action) = self.client.next_action(self.clock.now()) else {
-                break;
-            };
-            match action {
-                Action::Transmit { data, deadline } => self.transmit(data, deadline),
-                Action::Receive { deadline } => self.receive(deadline),
-                Action::UpgradeTls { deadline } => self.upgrade(deadline),
-                Action::Event(event) => {
-                    if let Some(line) = log_line(&event) {
-                        tracing::debug!(target: "smtp", "{line}");
-                    }
-                }
-                Action::Close => break,
-                _ => {
-                    idle = true;
+            match next_io(&mut self.client, self.clock.now(), log) {
+                Io::Transmit { data, deadline } => self.transmit(data, deadline),
+                Io::Receive { deadline } => self.receive(deadline),
+                Io::UpgradeTls { deadline } => self.upgrade(deadline),
+                Io::Stop { idle: waiting } => {
+                    idle = waiting;
                     break;
                 }
+                _ => break,
             }
         }
         if self.client.error().is_some() || self.client.is_closed() {
@@ -203,4 +195,11 @@ fn underlying_io(error: &native_tls::Error) -> Option<&io::Error> {
 
 fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// Logs what the session does, with the redacted transcript, under the target `smtp`.
+fn log(event: &Event) {
+    if let Some(line) = log_line(event) {
+        tracing::debug!(target: "smtp", "{line}");
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use native_tls::TlsConnector;
-use smtp_proto::driver::Clock;
+use smtp_proto::driver::{self, Clock};
 use smtp_proto::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport, UsageError};
 
 use crate::drive::READ_SIZE;
@@ -113,7 +113,11 @@ fn start(
         gathered: Vec::new(),
     };
     session.drive(Client::is_ready);
-    session.outcome(Client::is_ready)?;
+    driver::check(
+        &session.client,
+        &session.endpoint,
+        session.client.is_ready(),
+    )?;
     Ok(session)
 }
 
@@ -126,7 +130,7 @@ impl Session {
     pub fn send(&mut self, envelope: Envelope, body: Bytes) -> Result<TransactionReport, Error> {
         let id = self.client.send(envelope, body)?;
         self.drive(|c| c.is_settled(id));
-        Ok(self.client.take_report(id).ok_or(UsageError::UnknownId)?)
+        driver::take_report(&mut self.client, id)
     }
 
     /// Sends several messages, pipelined when the server allows, and returns their reports in
@@ -141,9 +145,7 @@ impl Session {
         if let Some(&last) = ids.last() {
             self.drive(|c| c.is_settled_through(last));
         }
-        ids.into_iter()
-            .map(|id| Ok(self.client.take_report(id).ok_or(UsageError::UnknownId)?))
-            .collect()
+        driver::take_reports(&mut self.client, &ids)
     }
 
     /// Sends a message whose body is read from `body`, in pieces, with constant memory. If
@@ -179,7 +181,7 @@ impl Session {
                 return Err(Error::Usage(UsageError::NotStreaming));
             }
         }
-        Ok(self.client.take_report(id).ok_or(UsageError::UnknownId)?)
+        driver::take_report(&mut self.client, id)
     }
 
     /// Cancels message `id` after its body source failed with `error`, and settles it.
@@ -195,10 +197,7 @@ impl Session {
     pub fn noop(&mut self) -> Result<Reply, Error> {
         let id = self.client.noop()?;
         self.drive(|c| c.is_answered(id));
-        match self.client.take_reply(id) {
-            Some(reply) => Ok(reply?),
-            None => Err(self.session_error()),
-        }
+        driver::take_reply(&mut self.client, &self.endpoint, id)
     }
 
     /// Sends QUIT, waits for the reply (or the end of the connection) and closes, with a TLS
@@ -206,7 +205,7 @@ impl Session {
     pub fn quit(mut self) -> Result<(), Error> {
         self.client.quit()?;
         self.drive(Client::is_closed);
-        self.outcome(Client::is_closed)
+        driver::check(&self.client, &self.endpoint, self.client.is_closed())
     }
 
     /// The server's capabilities (after TLS, the post-TLS ones).
@@ -223,21 +222,5 @@ impl Session {
     /// reported deferred, unknown or not attempted. Every later call returns it.
     pub fn error(&self) -> Option<&smtp_proto::Error> {
         self.client.error()
-    }
-
-    /// `Ok` if `done` holds, else the session's error.
-    fn outcome(&self, done: fn(&Client) -> bool) -> Result<(), Error> {
-        if done(&self.client) {
-            Ok(())
-        } else {
-            Err(self.session_error())
-        }
-    }
-
-    fn session_error(&self) -> Error {
-        match self.client.error() {
-            Some(e) => Error::from_session(e.clone(), &self.endpoint),
-            None => Error::Usage(UsageError::Closed),
-        }
     }
 }

@@ -5,13 +5,14 @@ use native_tls::{Certificate, Protocol, TlsConnector};
 use crate::Error;
 
 /// The roots of trust for the server's certificate. Verification of the chain and of the host
-/// name is always on: there is no switch to turn it off.
+/// name is always on: there is no switch to turn it off. The same names as `smtp-tokio`'s.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TlsOptions {
     /// Trust the platform's store (OpenSSL's default paths on Linux). On by default.
     pub platform_roots: bool,
-    /// More CA certificates, as PEM: for a private CA or a test server.
-    pub extra_roots: Vec<Vec<u8>>,
+    /// More CA certificates, as PEM, added with [`add_ca_pem`](Self::add_ca_pem).
+    extra_roots: Vec<Vec<u8>>,
 }
 
 impl Default for TlsOptions {
@@ -33,10 +34,7 @@ impl TlsOptions {
 
     /// Adds the certificate in a PEM file as a trusted root.
     pub fn add_ca_file(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
-        let path = path.as_ref();
-        let pem = std::fs::read(path)
-            .map_err(|e| Error::TlsConfig(format!("{}: {e}", path.display())))?;
-        self.add_ca_pem(&pem)
+        self.add_ca_pem(&smtp_proto::driver::read_pem_file(path.as_ref())?)
     }
 
     /// The connector: TLS 1.2 or later (RFC 8314 §5, RFC 8997), certificate and host name

@@ -105,7 +105,7 @@ fn streamed_body_from_a_reader() {
 fn a13_untrusted_certificate_fails_the_handshake() {
     let (_runtime, server) = server(ServerOptions::default());
     let mut untrusting = options(&server, TlsMode::StartTls);
-    untrusting.tls.extra_roots.clear();
+    untrusting.tls = smtp_blocking::TlsOptions::default();
     let error = connect(untrusting).expect_err("untrusted");
     assert!(
         matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),

@@ -222,7 +222,7 @@ fn refusals_surface_clearly() {
         "{error:?}"
     );
     let mut untrusting = options(&postfix, IMPLICIT_PORT, TlsMode::Implicit, true);
-    untrusting.tls.extra_roots.clear();
+    untrusting.tls = smtp_blocking::TlsOptions::default();
     assert!(matches!(
         connect(untrusting).expect_err("A13"),
         Error::Smtp(smtp_proto::Error::TlsHandshake(_))

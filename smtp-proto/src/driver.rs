@@ -9,9 +9,11 @@ use alloc::string::{String, ToString};
 use core::time::Duration;
 use std::io;
 
+use crate::client::Client;
 use crate::client::config::Config;
 use crate::client::error::{Error as SessionError, Stage, SubmitError, UsageError};
-use crate::client::event::{Event, TranscriptLine};
+use crate::client::event::{Action, Event, QueryId, TransactionId, TranscriptLine};
+use crate::client::report::TransactionReport;
 use crate::client::time::Instant;
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::types::domain::ClientId;
@@ -192,6 +194,95 @@ impl Clock {
     }
 }
 
+/// What a driver does next, from [`next_io`]: the IO the client asks for, or stop.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Io {
+    /// Write all of `data` before `deadline`.
+    Transmit {
+        /// The bytes.
+        data: crate::client::transmission::Transmission,
+        /// When the write must be done.
+        deadline: Instant,
+    },
+    /// Read once before `deadline`.
+    Receive {
+        /// When the read must be done.
+        deadline: Instant,
+    },
+    /// Run the TLS handshake before `deadline`.
+    UpgradeTls {
+        /// When the handshake must be done.
+        deadline: Instant,
+    },
+    /// Nothing more to do for now: the session ended (failed or closed), or `idle`: it waits
+    /// for the application (work to queue, or more of a streamed body).
+    Stop {
+        /// Whether the client waits for the application rather than having ended.
+        idle: bool,
+    },
+}
+
+/// The client's next action reduced to IO: events go to `on_event` (a driver logs them; the
+/// results they announce stay in the client), a failed or closed session is [`Io::Stop`].
+pub fn next_io(client: &mut Client, now: Instant, mut on_event: impl FnMut(&Event)) -> Io {
+    loop {
+        match client.next_action(now) {
+            Ok(Action::Transmit { data, deadline }) => return Io::Transmit { data, deadline },
+            Ok(Action::Receive { deadline }) => return Io::Receive { deadline },
+            Ok(Action::UpgradeTls { deadline }) => return Io::UpgradeTls { deadline },
+            Ok(Action::Event(event)) => on_event(&event),
+            Ok(Action::Idle) => return Io::Stop { idle: true },
+            Ok(_) | Err(_) => return Io::Stop { idle: false },
+        }
+    }
+}
+
+/// `Ok` if `done` holds for the client, else why not: see [`ended`].
+pub fn check(client: &Client, endpoint: &Endpoint, done: bool) -> Result<(), Error> {
+    if done {
+        Ok(())
+    } else {
+        Err(ended(client, endpoint))
+    }
+}
+
+/// Why a session can do no more: its error (as [`Error::from_session`] reports it), or that
+/// it closed.
+pub fn ended(client: &Client, endpoint: &Endpoint) -> Error {
+    match client.error() {
+        Some(e) => Error::from_session(e.clone(), endpoint),
+        None => Error::Usage(UsageError::Closed),
+    }
+}
+
+/// Takes the report of a settled message.
+pub fn take_report(client: &mut Client, id: TransactionId) -> Result<TransactionReport, Error> {
+    Ok(client.take_report(id).ok_or(UsageError::UnknownId)?)
+}
+
+/// Takes the reports of settled messages, in the order given.
+pub fn take_reports(
+    client: &mut Client,
+    ids: &[TransactionId],
+) -> Result<alloc::vec::Vec<TransactionReport>, Error> {
+    ids.iter().map(|&id| take_report(client, id)).collect()
+}
+
+/// Takes the reply to an answered query, or the session's error.
+pub fn take_reply(client: &mut Client, endpoint: &Endpoint, id: QueryId) -> Result<Reply, Error> {
+    match client.take_reply(id) {
+        Some(Ok(reply)) => Ok(reply),
+        Some(Err(error)) => Err(Error::from_session(error, endpoint)),
+        None => Err(ended(client, endpoint)),
+    }
+}
+
+/// Reads a PEM file of CA certificates for a driver's TLS options.
+pub fn read_pem_file(path: &std::path::Path) -> Result<alloc::vec::Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::TlsConfig(alloc::format!("{}: {e}", path.display())))
+}
+
 /// A line for a driver's log, for the events worth logging: the redacted transcript, the
 /// session becoming ready, a message settling.
 pub fn log_line(event: &Event) -> Option<String> {
@@ -199,7 +290,7 @@ pub fn log_line(event: &Event) -> Option<String> {
         Event::Transcript(TranscriptLine::Sent(line)) => Some(alloc::format!("C: {line}")),
         Event::Transcript(TranscriptLine::Received(line)) => Some(alloc::format!("S: {line}")),
         Event::Ready(_) => Some("session ready".to_string()),
-        Event::Settled(id) => Some(alloc::format!("message {} settled", id.0)),
+        Event::Settled(id) => Some(alloc::format!("transaction {} settled", id.0)),
         _ => None,
     }
 }

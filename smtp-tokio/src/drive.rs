@@ -3,8 +3,8 @@
 use std::io;
 use std::time::Duration;
 
-use smtp_proto::driver::log_line;
-use smtp_proto::{Action, Client, Disconnect, TlsInfo, Transmission};
+use smtp_proto::driver::{Io, log_line, next_io};
+use smtp_proto::{Client, Disconnect, Event, TlsInfo, Transmission};
 use tokio::time::{timeout, timeout_at};
 
 use crate::session::Session;
@@ -23,23 +23,15 @@ impl Session {
     pub(crate) async fn drive(&mut self, done: impl Fn(&Client) -> bool) -> bool {
         let mut idle = false;
         while !done(&self.client) {
-            let Ok(action) = self.client.next_action(self.clock.now()) else {
-                break;
-            };
-            match action {
-                Action::Transmit { data, deadline } => self.transmit(data, deadline).await,
-                Action::Receive { deadline } => self.receive(deadline).await,
-                Action::UpgradeTls { deadline } => self.upgrade(deadline).await,
-                Action::Event(event) => {
-                    if let Some(line) = log_line(&event) {
-                        tracing::debug!(target: "smtp", "{line}");
-                    }
-                }
-                Action::Close => break,
-                _ => {
-                    idle = true;
+            match next_io(&mut self.client, self.clock.now(), log) {
+                Io::Transmit { data, deadline } => self.transmit(data, deadline).await,
+                Io::Receive { deadline } => self.receive(deadline).await,
+                Io::UpgradeTls { deadline } => self.upgrade(deadline).await,
+                Io::Stop { idle: waiting } => {
+                    idle = waiting;
                     break;
                 }
+                _ => break,
             }
         }
         if self.client.error().is_some() || self.client.is_closed() {
@@ -160,5 +152,12 @@ fn feed(client: &mut Client, now: smtp_proto::Instant, input: &[u8]) {
         client.handle_connection_lost(now, Disconnect::Closed);
     } else {
         client.handle_input(now, input);
+    }
+}
+
+/// Logs what the session does, with the redacted transcript, under the target `smtp`.
+fn log(event: &Event) {
+    if let Some(line) = log_line(event) {
+        tracing::debug!(target: "smtp", "{line}");
     }
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use rustls_pki_types::ServerName;
-use smtp_proto::driver::Clock;
+use smtp_proto::driver::{self, Clock};
 use smtp_proto::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport, UsageError};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpStream, lookup_host};
@@ -44,7 +44,8 @@ impl std::fmt::Debug for Session {
 pub async fn connect(options: Options) -> Result<Session, Error> {
     let epoch = Instant::now();
     let tls = prepare_tls(&options)?;
-    let deadline = epoch + options.config.timeouts.greeting;
+    let greeting = smtp_proto::Instant::from_duration(options.config.timeouts.greeting);
+    let deadline = Instant::from_std(Clock::starting_at(epoch.into_std()).deadline(greeting));
     let host = options.endpoint.host.clone();
     let addresses = timeout_at(
         deadline,
@@ -123,7 +124,11 @@ async fn start(
         buf: vec![0; READ_SIZE].into_boxed_slice(),
     };
     session.drive(Client::is_ready).await;
-    session.outcome(Client::is_ready)?;
+    driver::check(
+        &session.client,
+        &session.endpoint,
+        session.client.is_ready(),
+    )?;
     Ok(session)
 }
 
@@ -140,7 +145,7 @@ impl Session {
     ) -> Result<TransactionReport, Error> {
         let id = self.client.send(envelope, body)?;
         self.drive(|c| c.is_settled(id)).await;
-        Ok(self.client.take_report(id).ok_or(UsageError::UnknownId)?)
+        driver::take_report(&mut self.client, id)
     }
 
     /// Sends several messages, pipelined when the server allows, and returns their reports in
@@ -155,9 +160,7 @@ impl Session {
         if let Some(&last) = ids.last() {
             self.drive(|c| c.is_settled_through(last)).await;
         }
-        ids.into_iter()
-            .map(|id| Ok(self.client.take_report(id).ok_or(UsageError::UnknownId)?))
-            .collect()
+        driver::take_reports(&mut self.client, &ids)
     }
 
     /// Sends a message whose body is read from `body`, in pieces, with constant memory. If
@@ -194,7 +197,7 @@ impl Session {
                 return Err(Error::Usage(UsageError::NotStreaming));
             }
         }
-        Ok(self.client.take_report(id).ok_or(UsageError::UnknownId)?)
+        driver::take_report(&mut self.client, id)
     }
 
     /// Cancels message `id` after its body source failed with `error`, and settles it.
@@ -210,10 +213,7 @@ impl Session {
     pub async fn noop(&mut self) -> Result<Reply, Error> {
         let id = self.client.noop()?;
         self.drive(|c| c.is_answered(id)).await;
-        match self.client.take_reply(id) {
-            Some(reply) => Ok(reply?),
-            None => Err(self.session_error()),
-        }
+        driver::take_reply(&mut self.client, &self.endpoint, id)
     }
 
     /// Sends QUIT, waits for the reply (or the end of the connection) and closes, with a TLS
@@ -221,7 +221,7 @@ impl Session {
     pub async fn quit(mut self) -> Result<(), Error> {
         self.client.quit()?;
         self.drive(Client::is_closed).await;
-        self.outcome(Client::is_closed)
+        driver::check(&self.client, &self.endpoint, self.client.is_closed())
     }
 
     /// The server's capabilities (after TLS, the post-TLS ones).
@@ -238,21 +238,5 @@ impl Session {
     /// reported deferred, unknown or not attempted. Every later call returns it.
     pub fn error(&self) -> Option<&smtp_proto::Error> {
         self.client.error()
-    }
-
-    /// `Ok` if `done` holds, else the session's error.
-    fn outcome(&self, done: fn(&Client) -> bool) -> Result<(), Error> {
-        if done(&self.client) {
-            Ok(())
-        } else {
-            Err(self.session_error())
-        }
-    }
-
-    fn session_error(&self) -> Error {
-        match self.client.error() {
-            Some(e) => Error::from_session(e.clone(), &self.endpoint),
-            None => Error::Usage(UsageError::Closed),
-        }
     }
 }

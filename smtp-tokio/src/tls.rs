@@ -10,22 +10,25 @@ use tokio_rustls::TlsConnector;
 use crate::Error;
 
 /// The roots of trust for the server's certificate. Verification of the chain and of the host
-/// name is always on: there is no switch to turn it off.
+/// name is always on: there is no switch to turn it off. The same names as `smtp-blocking`'s,
+/// which has no bundled roots.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TlsOptions {
+    /// Trust the platform's store (cargo feature `native-roots`). The default when the
+    /// `webpki-roots` feature is off.
+    pub platform_roots: bool,
     /// Trust the Mozilla roots compiled in (cargo feature `webpki-roots`, on by default).
     pub webpki_roots: bool,
-    /// Trust the platform's store (cargo feature `native-roots`).
-    pub native_roots: bool,
-    /// More CA certificates, as PEM: for a private CA or a test server.
-    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// More CA certificates, added with [`add_ca_pem`](Self::add_ca_pem).
+    extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Default for TlsOptions {
     fn default() -> Self {
         Self {
+            platform_roots: cfg!(feature = "native-roots") && !cfg!(feature = "webpki-roots"),
             webpki_roots: cfg!(feature = "webpki-roots"),
-            native_roots: cfg!(feature = "native-roots") && !cfg!(feature = "webpki-roots"),
             extra_roots: Vec::new(),
         }
     }
@@ -47,10 +50,7 @@ impl TlsOptions {
 
     /// Adds every certificate in a PEM file as a trusted root.
     pub fn add_ca_file(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
-        let path = path.as_ref();
-        let pem = std::fs::read(path)
-            .map_err(|e| Error::TlsConfig(format!("{}: {e}", path.display())))?;
-        self.add_ca_pem(&pem)
+        self.add_ca_pem(&smtp_proto::driver::read_pem_file(path.as_ref())?)
     }
 
     /// The rustls connector: TLS 1.2 or 1.3 only (RFC 8314 §5, RFC 8997), certificate and host
@@ -62,7 +62,7 @@ impl TlsOptions {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         }
         #[cfg(feature = "native-roots")]
-        if self.native_roots {
+        if self.platform_roots {
             for cert in rustls_native_certs::load_native_certs().certs {
                 // A platform store may hold certificates rustls cannot use; skip those.
                 let _ = roots.add(cert);

@@ -146,7 +146,7 @@ async fn a13_untrusted_certificate_fails_the_handshake() {
         .await
         .expect("server");
     let mut untrusting = options(&server, TlsMode::StartTls);
-    untrusting.tls.extra_roots.clear();
+    untrusting.tls = smtp_tokio::TlsOptions::default();
     untrusting.tls.webpki_roots = true;
     let error = connect(untrusting).await.expect_err("untrusted");
     assert!(

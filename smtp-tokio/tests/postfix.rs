@@ -170,7 +170,7 @@ async fn a13_wrong_ca_is_refused_in_the_handshake() {
         return;
     };
     let mut opts = options(&postfix, IMPLICIT_PORT, TlsMode::Implicit, true);
-    opts.tls.extra_roots.clear();
+    opts.tls = smtp_tokio::TlsOptions::default();
     opts.tls.webpki_roots = true;
     let error = connect(opts).await.expect_err("untrusted");
     assert!(
