@@ -37,7 +37,7 @@ run() {
         target=$PROXY_PORT
     fi
     local out
-    out=$("$@" "$target" 2>&1 | grep -E '^sent [0-9]+ messages' | tail -1)
+    out=$("$@" "$target" 2>&1 | grep -E '^(sent|delivered) [0-9]+ ' | tail -1)
     local flights=-
     if [ "$DELAY_MS" != 0 ]; then
         flights=$(cat "$WORK/flights")

@@ -246,27 +246,19 @@ pub fn describe(number: usize, report: &TransactionReport) -> String {
 }
 
 /// Prints one line per message in input order, each failed session's cause, and the total;
-/// returns the exit status, after sendmail's convention: 0 when every recipient of every
-/// message was delivered, 69 (EX_UNAVAILABLE) when any was refused for good (or a session
-/// failed for good), 75 (EX_TEMPFAIL) when something was deferred, unknown or not attempted.
+/// returns the exit status (see [`exit_status`]).
 pub fn summarise(workers: &[Worker], seconds: f64) -> u8 {
     let (mut delivered, mut total) = (0, 0);
-    let (mut all_delivered, mut refused_for_good) = (true, false);
     for worker in workers {
         for (offset, report) in worker.reports.iter().enumerate() {
             println!("{}", describe(worker.first + offset, report));
             delivered += usize::from(report.verdict == Verdict::Delivered);
-            for recipient in &report.recipients {
-                all_delivered &= recipient.verdict == Verdict::Delivered;
-                refused_for_good |= recipient.verdict == Verdict::Bounced;
-            }
         }
         for number in worker.first + worker.reports.len()..worker.first + worker.count {
             println!(
                 "message {number}: {}: never reached the server",
                 Verdict::NotAttempted
             );
-            all_delivered = false;
         }
         total += worker.count;
         if let Some(error) = &worker.error {
@@ -274,18 +266,33 @@ pub fn summarise(workers: &[Worker], seconds: f64) -> u8 {
                 Some(reply) => eprintln!("session failed: {error} (server said: {reply})"),
                 None => eprintln!("session failed: {error}"),
             }
-            let undelivered = worker.reports.len() < worker.count
-                || worker
-                    .reports
-                    .iter()
-                    .any(|r| r.verdict != Verdict::Delivered);
-            refused_for_good |= undelivered && !error.is_transient();
         }
     }
     println!(
         "delivered {delivered} of {total} messages in {seconds:.3} s ({:.1} msg/s)",
         delivered as f64 / seconds.max(1e-9)
     );
+    exit_status(workers)
+}
+
+/// The exit status after sendmail's convention, from every recipient's verdict: 0 when every
+/// recipient of every message was delivered, 69 (EX_UNAVAILABLE) when any was refused for good,
+/// 75 (EX_TEMPFAIL) when nothing was refused for good but something was deferred, unknown or
+/// not attempted. Messages with no report (the session never started) count as refused for
+/// good only if the session's error is permanent (a failed TLS handshake, refused
+/// credentials), as not attempted otherwise.
+pub fn exit_status(workers: &[Worker]) -> u8 {
+    let (mut all_delivered, mut refused_for_good) = (true, false);
+    for worker in workers {
+        for recipient in worker.reports.iter().flat_map(|r| &r.recipients) {
+            all_delivered &= recipient.verdict == Verdict::Delivered;
+            refused_for_good |= recipient.verdict == Verdict::Bounced;
+        }
+        if worker.reports.len() < worker.count {
+            all_delivered = false;
+            refused_for_good |= worker.error.as_ref().is_some_and(|e| !e.is_transient());
+        }
+    }
     if refused_for_good {
         69
     } else if all_delivered {

@@ -18,6 +18,9 @@ pub(crate) const READ_SIZE: usize = 16 * 1024;
 /// The most reads taken after a failed write to collect what the server said before it left.
 const MAX_DRAIN_READS: usize = 64;
 
+/// How long each of those reads may wait for data already on its way.
+const DRAIN_WAIT: Duration = Duration::from_millis(100);
+
 impl Session {
     /// Carries out the core's actions until `done` holds or the core waits for the application
     /// (true then) or for nothing more (the session ended). Every IO outcome goes back into the
@@ -103,7 +106,10 @@ impl Session {
                 .client
                 .handle_connection_lost(now, Disconnect::TlsHandshake(reason));
         };
-        let mut handshake = match set_timeouts(&tcp, self.clock.remaining(deadline)) {
+        let Some(left) = self.clock.remaining(deadline) else {
+            return self.client.handle_timeout(self.clock.now());
+        };
+        let mut handshake = match set_timeouts(&tcp, Some(left)) {
             Ok(()) => connector.connect(&self.endpoint.host, tcp),
             Err(e) => return self.lost(&e),
         };
@@ -128,7 +134,12 @@ impl Session {
                     let cause = match underlying_io(&e) {
                         // The connection failed under the handshake.
                         Some(io) if !is_timeout(io) => Disconnect::from_io(io),
-                        Some(_) => return self.client.handle_timeout(now),
+                        // The handshake cannot resume after this: the deadline has passed, or
+                        // its timer fired a little early.
+                        Some(_) if self.clock.remaining(deadline).is_none() => {
+                            return self.client.handle_timeout(now);
+                        }
+                        Some(_) => Disconnect::Io("tls handshake timed out".into()),
                         None => Disconnect::TlsHandshake(e.to_string()),
                     };
                     return self.client.handle_connection_lost(now, cause);
@@ -137,13 +148,14 @@ impl Session {
         }
     }
 
-    /// After a failed write: whatever the server sent before it left is already readable
-    /// (replies to earlier messages, a 421); hand it to the core without waiting for more.
+    /// After a failed write: what the server sent before it left (replies to earlier messages,
+    /// a 421) is readable now or within [`DRAIN_WAIT`]; hand it to the core. (Under TLS, a
+    /// failed write may leave nothing readable; those messages are then reported unknown.)
     fn drain(&mut self) {
         let Some(stream) = self.stream.as_mut() else {
             return;
         };
-        if stream.tcp().set_nonblocking(true).is_err() {
+        if stream.tcp().set_read_timeout(Some(DRAIN_WAIT)).is_err() {
             return;
         }
         for _ in 0..MAX_DRAIN_READS {
@@ -155,7 +167,6 @@ impl Session {
                 break;
             }
         }
-        let _ = stream.tcp().set_nonblocking(false);
     }
 
     /// A read, write or handshake failed: the connection is gone.

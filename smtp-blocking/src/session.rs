@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use native_tls::TlsConnector;
 use smtp_proto::driver::{self, Clock};
-use smtp_proto::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport, UsageError};
+use smtp_proto::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport};
 
 use crate::drive::READ_SIZE;
 use crate::stream::Stream;
@@ -177,8 +177,9 @@ impl Session {
             }
             let idle = self.drive(|c| c.is_settled(id) || (!finished && c.body_room(id) > 0));
             if idle && !self.client.is_settled(id) && (finished || self.client.body_room(id) == 0) {
-                // The client waits for the application, which has nothing more to give.
-                return Err(Error::Usage(UsageError::NotStreaming));
+                // The client waits for a body that will not come: give the message up.
+                let stalled = std::io::Error::other("the body stalled");
+                return Err(self.abandon(id, stalled));
             }
         }
         driver::take_report(&mut self.client, id)

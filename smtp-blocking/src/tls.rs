@@ -2,6 +2,8 @@
 
 use native_tls::{Certificate, Protocol, TlsConnector};
 
+use smtp_proto::driver::Built;
+
 use crate::Error;
 
 /// The roots of trust for the server's certificate. Verification of the chain and of the host
@@ -13,6 +15,8 @@ pub struct TlsOptions {
     pub platform_roots: bool,
     /// More CA certificates, as PEM, added with [`add_ca_pem`](Self::add_ca_pem).
     extra_roots: Vec<Vec<u8>>,
+    /// The connector, built once for these settings and shared by clones.
+    built: Built<(bool, Vec<Vec<u8>>), TlsConnector>,
 }
 
 impl Default for TlsOptions {
@@ -20,6 +24,7 @@ impl Default for TlsOptions {
         Self {
             platform_roots: true,
             extra_roots: Vec::new(),
+            built: Built::default(),
         }
     }
 }
@@ -38,8 +43,14 @@ impl TlsOptions {
     }
 
     /// The connector: TLS 1.2 or later (RFC 8314 §5, RFC 8997), certificate and host name
-    /// verified against the chosen roots.
+    /// verified against the chosen roots. Built once, then shared by every session opened with
+    /// these options or their clones.
     pub(crate) fn connector(&self) -> Result<TlsConnector, Error> {
+        let settings = (self.platform_roots, self.extra_roots.clone());
+        self.built.get_or_build(settings, || self.build())
+    }
+
+    fn build(&self) -> Result<TlsConnector, Error> {
         let mut builder = TlsConnector::builder();
         builder.min_protocol_version(Some(Protocol::Tlsv12));
         builder.disable_built_in_roots(!self.platform_roots);

@@ -278,6 +278,58 @@ pub fn take_reply(client: &mut Client, endpoint: &Endpoint, id: QueryId) -> Resu
     }
 }
 
+/// A driver's TLS connector, built once and shared by every clone of the options that made it
+/// (loading a platform's certificate store takes tens of milliseconds), and built again only
+/// if the settings it was built from change.
+pub struct Built<K, C> {
+    cell: std::sync::Arc<std::sync::Mutex<Option<(K, C)>>>,
+}
+
+impl<K, C> Clone for Built<K, C> {
+    fn clone(&self) -> Self {
+        Self {
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+impl<K, C> Default for Built<K, C> {
+    fn default() -> Self {
+        Self {
+            cell: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl<K, C> core::fmt::Debug for Built<K, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Built")
+    }
+}
+
+impl<K: PartialEq, C: Clone> Built<K, C> {
+    /// The connector built from `settings`: the one built before if the settings are the same,
+    /// else a new one from `build`.
+    pub fn get_or_build(
+        &self,
+        settings: K,
+        build: impl FnOnce() -> Result<C, Error>,
+    ) -> Result<C, Error> {
+        let mut cell = match self.cell.lock() {
+            Ok(cell) => cell,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((built_from, connector)) = cell.as_ref()
+            && *built_from == settings
+        {
+            return Ok(connector.clone());
+        }
+        let connector = build()?;
+        *cell = Some((settings, connector.clone()));
+        Ok(connector)
+    }
+}
+
 /// Reads a PEM file of CA certificates for a driver's TLS options.
 pub fn read_pem_file(path: &std::path::Path) -> Result<alloc::vec::Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| Error::TlsConfig(alloc::format!("{}: {e}", path.display())))

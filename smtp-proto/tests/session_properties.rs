@@ -145,16 +145,18 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 fn scenario() -> impl Strategy<Value = Scenario> {
     (
         0..CAPS.len(),
-        prop::collection::vec((1usize..4, body()), 1..5),
+        prop::collection::vec((1usize..4, body()), 1..6),
         prop::collection::vec(any::<u8>(), 0..40),
         any::<bool>(),
         prop::option::of(0usize..40),
+        prop::option::of(0usize..12),
     )
-        .prop_map(|(caps, messages, choices, quit, cut)| Scenario {
+        .prop_map(|(caps, messages, choices, quit, cut, stall)| Scenario {
             caps,
             messages,
             choices,
             quit,
             cut,
+            stall,
         })
 }

@@ -309,3 +309,60 @@ fn every_lost_connection_goes_through_one_entry() {
         Some(SubmitError::Usage(UsageError::Closed))
     );
 }
+
+#[test]
+fn rfc5321_4_5_3_2_5_a_data_block_not_written_in_time_fails_the_session() {
+    let mut driver = Driver::new(b"250 mx\r\n");
+    // Three windows of message data: no reply is expected before the last one's dot.
+    let body = "x".repeat(998) + "\r\n";
+    let id = driver
+        .client
+        .send(envelope(&["b"]), body.repeat(600).into())
+        .expect("queued");
+    driver.server(b"250 ok\r\n");
+    driver.server(b"250 ok\r\n");
+    driver.client.handle_input(Instant::ZERO, b"354 go\r\n");
+    driver.sent.clear();
+    let Ok(Action::Transmit { deadline, .. }) = driver.client.next_action(Instant::ZERO) else {
+        panic!("the first window of data");
+    };
+    // The driver could not write it before its deadline.
+    let late = deadline.saturating_add(core::time::Duration::from_secs(1));
+    driver.client.handle_timeout(late);
+    assert_eq!(driver.client.error(), Some(&Error::Timeout(Stage::Body)));
+    driver.run();
+    assert_eq!(
+        driver.take_sent(),
+        "",
+        "never the rest of the body, never the dot"
+    );
+    let report = driver.client.take_report(id).expect("settled");
+    assert_eq!(report.verdict, Verdict::Deferred);
+}
+
+#[test]
+fn rfc2920_a_message_refused_locally_between_chunked_messages_keeps_the_reset_before_the_next() {
+    // The middle message is too large for SIZE; the RSET that keeps the last one independent of
+    // the first (whose chunk may still fail) must go out all the same.
+    let mut driver = Driver::new(b"250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 100\r\n");
+    let batch = [
+        (envelope(&["x"]), Bytes::from_static(b"a\r\n")),
+        (envelope(&["y"]), Bytes::from("y".repeat(200) + "\r\n")),
+        (envelope(&["c"]), Bytes::from_static(b"c\r\n")),
+    ];
+    let ids = driver.client.send_batch(batch).expect("queued");
+    driver.run();
+    let sent = driver.take_sent();
+    let reset = sent.find("RSET").expect("an RSET");
+    assert!(
+        reset < sent.find("RCPT TO:<c@").expect("the last message"),
+        "{sent}"
+    );
+    driver.server(b"250 ok\r\n550 no\r\n554 no valid recipients\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 queued\r\n");
+    let verdicts: Vec<_> = ids
+        .iter()
+        .map(|&id| driver.client.take_report(id).map(|r| r.verdict))
+        .collect();
+    let bounced = Some(Verdict::Bounced);
+    assert_eq!(verdicts, [bounced, bounced, Some(Verdict::Delivered)]);
+}

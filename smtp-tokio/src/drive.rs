@@ -16,6 +16,9 @@ pub(crate) const READ_SIZE: usize = 16 * 1024;
 /// The most reads taken after a failed write to collect what the server said before it left.
 const MAX_DRAIN_READS: usize = 64;
 
+/// How long those reads may wait for data already on its way.
+const DRAIN_WAIT: Duration = Duration::from_millis(100);
+
 impl Session {
     /// Carries out the core's actions until `done` holds or the core waits for the application
     /// (true then) or for nothing more (the session ended). Every IO outcome goes back into the
@@ -45,24 +48,32 @@ impl Session {
     /// before it left, then reports the lost connection.
     async fn transmit(&mut self, mut data: Transmission, deadline: smtp_proto::Instant) {
         let at = self.clock.deadline(deadline);
-        let clock = self.clock;
-        let (client, buf) = (&mut self.client, &mut self.buf[..]);
-        let Some(stream) = self.stream.as_mut() else {
-            return;
-        };
-        let mut on_input = |input: &[u8]| {
-            feed(client, clock.now(), input);
-            // Writing the rest is pointless once the session has failed or ended.
-            client.error().is_none() && !input.is_empty()
-        };
-        let written = timeout_at(at.into(), stream.transmit(&mut data, buf, &mut on_input)).await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                self.drain().await;
-                self.lost(&e);
+        loop {
+            let clock = self.clock;
+            let (client, buf) = (&mut self.client, &mut self.buf[..]);
+            let Some(stream) = self.stream.as_mut() else {
+                return;
+            };
+            let mut on_input = |input: &[u8]| {
+                feed(client, clock.now(), input);
+                // Writing the rest is pointless once the session has failed or ended.
+                client.error().is_none() && !input.is_empty()
+            };
+            let written = stream.transmit(&mut data, buf, &mut on_input);
+            match timeout_at(at.into(), written).await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => {
+                    self.drain().await;
+                    return self.lost(&e);
+                }
+                Err(_) => {
+                    self.client.handle_timeout(self.clock.now());
+                    if self.client.error().is_some() {
+                        return;
+                    }
+                    // Early by the client's clock: the same data, written on.
+                }
             }
-            Err(_) => self.client.handle_timeout(self.clock.now()),
         }
     }
 
@@ -113,14 +124,15 @@ impl Session {
         }
     }
 
-    /// After a failed write: whatever the server sent before it left is already readable
-    /// (replies to earlier messages, a 421); hand it to the core without waiting for more.
+    /// After a failed write: what the server sent before it left (replies to earlier messages,
+    /// a 421) is readable now or within [`DRAIN_WAIT`]; hand it to the core.
     async fn drain(&mut self) {
+        let until = tokio::time::Instant::now() + DRAIN_WAIT;
         for _ in 0..MAX_DRAIN_READS {
             let Some(stream) = self.stream.as_mut() else {
                 return;
             };
-            match timeout(Duration::ZERO, stream.read(&mut self.buf)).await {
+            match timeout_at(until, stream.read(&mut self.buf)).await {
                 Ok(Ok(n)) if n > 0 => self.client.handle_input(self.clock.now(), &self.buf[..n]),
                 _ => return,
             }

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use rustls_pki_types::ServerName;
 use smtp_proto::driver::{self, Clock};
-use smtp_proto::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport, UsageError};
+use smtp_proto::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpStream, lookup_host};
 use tokio::time::{Instant, timeout_at};
@@ -193,8 +193,9 @@ impl Session {
                 .drive(|c| c.is_settled(id) || (!finished && c.body_room(id) > 0))
                 .await;
             if idle && !self.client.is_settled(id) && (finished || self.client.body_room(id) == 0) {
-                // The client waits for the application, which has nothing more to give.
-                return Err(Error::Usage(UsageError::NotStreaming));
+                // The client waits for a body that will not come: give the message up.
+                let stalled = std::io::Error::other("the body stalled");
+                return Err(self.abandon(id, stalled).await);
             }
         }
         driver::take_report(&mut self.client, id)

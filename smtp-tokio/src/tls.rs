@@ -7,6 +7,8 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio_rustls::TlsConnector;
 
+use smtp_proto::driver::Built;
+
 use crate::Error;
 
 /// The roots of trust for the server's certificate. Verification of the chain and of the host
@@ -22,6 +24,8 @@ pub struct TlsOptions {
     pub webpki_roots: bool,
     /// More CA certificates, added with [`add_ca_pem`](Self::add_ca_pem).
     extra_roots: Vec<CertificateDer<'static>>,
+    /// The connector, built once for these settings and shared by clones.
+    built: Built<(bool, bool, Vec<CertificateDer<'static>>), TlsConnector>,
 }
 
 impl Default for TlsOptions {
@@ -30,6 +34,7 @@ impl Default for TlsOptions {
             platform_roots: cfg!(feature = "native-roots") && !cfg!(feature = "webpki-roots"),
             webpki_roots: cfg!(feature = "webpki-roots"),
             extra_roots: Vec::new(),
+            built: Built::default(),
         }
     }
 }
@@ -54,8 +59,18 @@ impl TlsOptions {
     }
 
     /// The rustls connector: TLS 1.2 or 1.3 only (RFC 8314 §5, RFC 8997), certificate and host
-    /// name verified against the chosen roots.
+    /// name verified against the chosen roots. Built once (its `ClientConfig` in an `Arc`), then
+    /// shared by every session opened with these options or their clones.
     pub(crate) fn connector(&self) -> Result<TlsConnector, Error> {
+        let settings = (
+            self.platform_roots,
+            self.webpki_roots,
+            self.extra_roots.clone(),
+        );
+        self.built.get_or_build(settings, || self.build())
+    }
+
+    fn build(&self) -> Result<TlsConnector, Error> {
         let mut roots = RootCertStore::empty();
         #[cfg(feature = "webpki-roots")]
         if self.webpki_roots {

@@ -30,6 +30,8 @@ pub enum Stage {
     Data,
     /// A BDAT chunk.
     Bdat,
+    /// Writing the message data after `354`.
+    Body,
     /// The reply to the end of the message data.
     DataEnd,
     /// RSET.
@@ -55,6 +57,7 @@ impl fmt::Display for Stage {
             Self::Rcpt => "rcpt",
             Self::Data => "data",
             Self::Bdat => "bdat",
+            Self::Body => "message data",
             Self::DataEnd => "end of data",
             Self::Rset => "rset",
             Self::Query => "query",
@@ -279,6 +282,9 @@ pub enum UsageError {
         /// What is wrong with it.
         error: alloc::boxed::Box<UsageError>,
     },
+    /// The end of the message's data went out: it can no longer be cancelled.
+    #[error("the message data has ended")]
+    DataEnded,
     /// No transaction or query of this session has that id, or its result was taken already.
     #[error("unknown id")]
     UnknownId,

@@ -214,7 +214,7 @@ pub struct Client {
     txns: Ledger,
     queries: Queries,
     emitting: Option<TransactionId>,
-    /// The latest transaction whose MAIL went out (or that failed locally when it would have).
+    /// The latest transaction whose MAIL went out.
     last_started: Option<TransactionId>,
     sasl: Option<Sasl>,
     sasl_cancelled: Option<ProtocolError>,
@@ -337,8 +337,9 @@ impl Client {
     ///
     /// After QUIT this is the clean end. Otherwise the session fails with
     /// [`Error::ConnectionLost`] (or [`Error::TlsHandshake`]) and every message it held is
-    /// settled: unknown if its end of data went out unanswered, deferred if it was under way,
-    /// not attempted if the server never answered any of its commands (RFC 5321 §3.8).
+    /// settled: unknown if its end of data went out unanswered, deferred if it was under way
+    /// (the server answered one of its commands, or one waited for a reply), not attempted
+    /// otherwise (RFC 5321 §3.8).
     pub fn handle_connection_lost(&mut self, now: Instant, cause: Disconnect) {
         self.observe(now);
         if self.error.is_some() || self.phase == Phase::Closed {
@@ -377,6 +378,9 @@ impl Client {
                 self.fail(Error::Timeout(e.what.stage()))
             }
             _ if handshake_late => self.fail(Error::Timeout(Stage::TlsHandshake)),
+            // Message data goes out with no reply expected until its end: a write that missed
+            // its deadline is a timeout all the same (RFC 5321 §4.5.3.2.5).
+            None if write_late => self.fail(Error::Timeout(Stage::Body)),
             _ => {}
         }
     }

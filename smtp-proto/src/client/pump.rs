@@ -146,7 +146,6 @@ impl Client {
             return;
         };
         let prepared = self.prepare(txn);
-        let previous = self.last_started.replace(id);
         let Some(txn) = self.txns.get_mut(id) else {
             return;
         };
@@ -160,6 +159,8 @@ impl Client {
         txn.rcpt_commands = rcpts;
         txn.use_bdat = use_bdat;
         txn.next = Next::Rcpt(0);
+        // Only a transaction whose MAIL goes out can leave server state behind.
+        let previous = self.last_started.replace(id);
         // A pipelined BDAT message before this one may still fail a chunk; an RSET first keeps
         // this transaction independent of it (RFC 3030 §2, RFC 2920 §3.1 allow RSET anywhere).
         // Messages go out one after another, so only the one just before can still be open.

@@ -111,7 +111,8 @@ impl Client {
     ///   session fails with [`Error::Cancelled`](crate::Error::Cancelled), since only dropping
     ///   the connection stops a DATA body (RFC 5321 §4.1.1.4).
     ///
-    /// A message whose end of data went out cannot be cancelled.
+    /// A message whose end of data went out cannot be cancelled ([`UsageError::DataEnded`]); one
+    /// the server already refused keeps its refusal.
     pub fn cancel(&mut self, id: TransactionId) -> Result<(), UsageError> {
         let Some(txn) = self.txns.get_mut(id) else {
             return Err(UsageError::UnknownId);
@@ -155,8 +156,10 @@ impl Client {
             BodySource::Streamed(s) if !s.finished => Some(s),
             _ => None,
         });
-        stream.map_or(0, |s| {
-            self.config.max_body_buffer.saturating_sub(s.queue.buffered)
+        // An empty buffer takes any piece (see `push_body`), so there is always room then.
+        stream.map_or(0, |s| match s.queue.buffered {
+            0 => self.config.max_body_buffer.max(1),
+            buffered => self.config.max_body_buffer.saturating_sub(buffered),
         })
     }
 

@@ -20,7 +20,9 @@ use crate::wire::reply::Reply;
 #[non_exhaustive]
 pub enum Verdict {
     /// The server took responsibility for the message (a `2yz` to the end of the data,
-    /// RFC 5321 §6.1). Done: never send it again.
+    /// RFC 5321 §6.1). Done: never send it again. For a message, this means delivered to at
+    /// least one recipient: recipients refused or left out have verdicts of their own, which
+    /// [`TransactionReport::recipients_to_retry`] lists.
     Delivered,
     /// Refused for now: a `4yz` reply (`421` included, wherever it came), or a session that
     /// failed part-way through the transaction, before the end of the data went out (RFC 5321
@@ -31,8 +33,9 @@ pub enum Verdict {
     /// send it again unchanged; tell the sender.
     Bounced,
     /// The end of the data went out but no reply to it came: the server may have delivered the
-    /// message (RFC 5321 §4.5.3.2.6, SECURITY.md F4). Sending it again may deliver it twice;
-    /// do so only if a duplicate is better than a loss.
+    /// message (RFC 5321 §4.5.3.2.6, SECURITY.md F4). Also when the server accepted the data of
+    /// a transaction whose MAIL it had refused: its state was not the client's. Sending it again
+    /// may deliver it twice; do so only if a duplicate is better than a loss.
     Unknown,
     /// Nothing of the message reached the server in a way that could deliver it: the session
     /// ended before the server answered any of its commands, the application cancelled it, or
@@ -158,9 +161,16 @@ pub struct TransactionReport {
 }
 
 impl TransactionReport {
-    /// Whether the server took the message, for at least one recipient.
+    /// Whether the server took the message, for at least one recipient. Check
+    /// [`recipients_to_retry`](Self::recipients_to_retry) too, or
+    /// [`is_delivered_to_all`](Self::is_delivered_to_all).
     pub fn is_delivered(&self) -> bool {
         self.verdict == Verdict::Delivered
+    }
+
+    /// Whether the server took the message for every recipient.
+    pub fn is_delivered_to_all(&self) -> bool {
+        self.recipients.iter().all(RecipientReport::is_delivered)
     }
 
     /// The server's reply that decided the outcome, if one did: the acceptance or refusal, or
@@ -171,6 +181,15 @@ impl TransactionReport {
             Outcome::Unknown(error) | Outcome::Interrupted(error) => error.reply(),
             _ => None,
         }
+    }
+
+    /// The recipients that may still get the message by sending it again to them alone:
+    /// deferred or not attempted (a message delivered to some recipients may still have these).
+    pub fn recipients_to_retry(&self) -> impl Iterator<Item = &ForwardPath> + '_ {
+        self.recipients
+            .iter()
+            .filter(|r| r.verdict.is_retryable())
+            .map(|r| &r.path)
     }
 
     /// The recipients with the given verdict: for example those to send again later.

@@ -1,7 +1,7 @@
 //! Handing results to the application: each message's report and each query's reply, kept by
 //! id until taken.
 
-use super::error::{Error, UsageError};
+use super::error::Error;
 use super::event::{QueryId, TransactionId};
 use super::report::TransactionReport;
 use super::{Client, Phase};
@@ -58,11 +58,5 @@ impl Client {
             })),
             None => None,
         }
-    }
-
-    /// The report of message `id` if settled, or why there is none: for drivers that wait for
-    /// one message and want one error type.
-    pub fn report(&mut self, id: TransactionId) -> Result<TransactionReport, UsageError> {
-        self.take_report(id).ok_or(UsageError::UnknownId)
     }
 }

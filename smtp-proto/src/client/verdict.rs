@@ -48,7 +48,8 @@ impl Txn {
     fn end_may_have_landed(&self, failure: Option<&Error>) -> bool {
         self.end_transmitted
             && self.end.is_none()
-            && failure.is_some_and(|e| !matches!(e, Error::ServiceClosing(_)))
+            && failure
+                .is_some_and(|e| !matches!(e, Error::ServiceClosing(r) if r.is_service_closing()))
     }
 
     /// Whether the server saw the transaction at all: it answered one of its commands, the
@@ -74,7 +75,12 @@ impl Txn {
             reply: reply.clone(),
         };
         if let Some(reply) = self.mail.as_ref().filter(|r| !r.is_positive_completion()) {
-            return refused(Stage::Mail, reply);
+            return match self.end.as_ref().filter(|r| r.is_positive_completion()) {
+                // The server took data in a transaction it had refused: its state was not
+                // ours; it may have delivered the message (see `recipient_verdicts`).
+                Some(end) => Outcome::Accepted(end.clone()),
+                None => refused(Stage::Mail, reply),
+            };
         }
         // RFC 2920 §3.1: with every recipient refused, what DATA or BDAT got next is explained
         // by the refusals, not a verdict of its own.
@@ -141,6 +147,11 @@ impl Txn {
             None => {}
         }
         if let Some(reply) = self.mail.as_ref().filter(|r| !r.is_positive_completion()) {
+            if self.end.as_ref().is_some_and(Reply::is_positive_completion) {
+                // Data accepted in a transaction the server had refused: never bounce what it
+                // may have delivered.
+                return everyone(Verdict::Unknown);
+            }
             // A refused MAIL explains whatever its pipelined RCPTs got (RFC 2920 §3.1).
             return everyone(Verdict::of_reply(reply));
         }

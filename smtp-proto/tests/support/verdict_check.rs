@@ -15,12 +15,15 @@ use smtp_proto::{
 use super::model_server::{End, ModelServer, Seen};
 use super::reference::reference_canonical;
 
-/// The extensions the server may offer, beyond 8BITMIME.
-pub const CAPS: [&str; 4] = [
+/// The extensions the server may offer, beyond 8BITMIME. With SIZE, bodies over 60 octets are
+/// refused by the client itself, between messages that go out.
+pub const CAPS: [&str; 6] = [
     "",
     "250-PIPELINING\r\n",
     "250-PIPELINING\r\n250-CHUNKING\r\n",
     "250-CHUNKING\r\n",
+    "250-PIPELINING\r\n250-SIZE 60\r\n",
+    "250-PIPELINING\r\n250-CHUNKING\r\n250-SIZE 60\r\n",
 ];
 
 /// One scenario: what the server offers, the messages (recipient count and body), the
@@ -33,6 +36,8 @@ pub struct Scenario {
     pub quit: bool,
     /// Feed replies in two pieces, cut here, instead of whole.
     pub cut: Option<usize>,
+    /// The transmission (counting from 0) the driver fails to write before its deadline.
+    pub stall: Option<usize>,
 }
 
 /// Plays the scenario; panics with a description if any report contradicts the server.
@@ -60,6 +65,7 @@ pub fn check(scenario: &Scenario) {
     let mut server = ModelServer::new(caps, &scenario.choices);
     let mut reports = BTreeMap::new();
     let mut read = 0;
+    let mut transmissions = 0;
     let mut now = Instant::ZERO;
     for _ in 0..100_000 {
         let action = match client.next_action(now) {
@@ -67,7 +73,16 @@ pub fn check(scenario: &Scenario) {
             Err(_) => break,
         };
         match action {
-            Action::Transmit { data, .. } => server.receive(&data.into_bytes()),
+            Action::Transmit { deadline, .. } if scenario.stall == Some(transmissions) => {
+                // Nothing of it reached the server; the write deadline passes.
+                transmissions += 1;
+                now = deadline.saturating_add(Duration::from_secs(1));
+                client.handle_timeout(now);
+            }
+            Action::Transmit { data, .. } => {
+                transmissions += 1;
+                server.receive(&data.into_bytes());
+            }
             Action::Receive { deadline } => {
                 let out = server.take_output();
                 if !out.is_empty() {
