@@ -38,7 +38,10 @@ fn main() {
                 delivered += usize::from(report.verdict == Verdict::Delivered);
             });
         }
-        println!("after {sent} messages ({delivered} delivered): VmRSS {} KiB", rss_kib());
+        println!(
+            "after {sent} messages ({delivered} delivered): VmRSS {} KiB",
+            rss_kib()
+        );
     }
 }
 

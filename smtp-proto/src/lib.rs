@@ -106,9 +106,11 @@
 //!
 //! # `no_std`
 //!
-//! The crate is `#![no_std]` and needs only `alloc`. The `std` feature, on by default, only
-//! lets a [`Transmission`] hand all its segments to one vectored write; build with
-//! `default-features = false` where there is no `std`.
+//! The crate is `#![no_std]` and needs only `alloc`. The `std` feature, on by default, lets a
+//! [`Transmission`] hand all its segments to one vectored write and adds the `driver` module:
+//! what every driver over `std` shares (options, the driver's error type, classifying
+//! `io::Error`s with `Disconnect::from_io`, the clock). Build with `default-features = false`
+//! where there is no `std`.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
