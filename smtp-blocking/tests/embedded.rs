@@ -101,6 +101,78 @@ fn streamed_body_from_a_reader() {
     assert_eq!(server.received()[0].data, body);
 }
 
+/// A body source that gives `good` octets of text, then fails.
+struct FailingReader {
+    good: usize,
+}
+
+impl std::io::Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.good == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = buf.len().min(self.good).min(40);
+        buf[..n].copy_from_slice(&b"0123456789abcdefghijklmnopqrstuvwxyz\r\n\r\n"[..n]);
+        self.good -= n;
+        Ok(n)
+    }
+}
+
+/// RFC 5321 §4.1.1.4: a body whose source fails after `354` can only be stopped by dropping the
+/// connection; the session then fails with its cause for every later call, and the server
+/// never stores a truncated message.
+#[test]
+fn a_failed_body_source_under_data_drops_the_connection() {
+    let (_runtime, server) = server(ServerOptions {
+        chunking: false,
+        ..ServerOptions::default()
+    });
+    let mut session = connect(options(&server, TlsMode::StartTls)).expect("session");
+    let broken = FailingReader { good: 400_000 };
+    let error = session
+        .send_reader(
+            envelope(&["a@example.net"]),
+            broken,
+            StreamedBody::default(),
+        )
+        .expect_err("the source failed");
+    assert!(matches!(error, Error::BodyRead(_)), "{error:?}");
+    let cancelled = smtp_blocking::smtp_proto::Error::Cancelled;
+    let next = session.send(envelope(&["b@example.net"]), "x\r\n".into());
+    assert_eq!(
+        next.err(),
+        Some(Error::Smtp(cancelled.clone())),
+        "sticky, never \"session closed\""
+    );
+    assert_eq!(session.quit().err(), Some(Error::Smtp(cancelled)));
+    assert!(server.received().is_empty(), "no truncated message");
+}
+
+/// RFC 3030 §2: with BDAT the chunks sent so far are discarded by RSET; the session goes on.
+#[test]
+fn a_failed_body_source_under_bdat_resets_and_the_session_goes_on() {
+    let (_runtime, server) = server(ServerOptions::default());
+    let mut session = connect(options(&server, TlsMode::StartTls)).expect("session");
+    let broken = FailingReader { good: 400_000 };
+    let error = session
+        .send_reader(
+            envelope(&["a@example.net"]),
+            broken,
+            StreamedBody::default(),
+        )
+        .expect_err("the source failed");
+    assert!(matches!(error, Error::BodyRead(_)), "{error:?}");
+    assert_eq!(session.error(), None);
+    let report = session
+        .send(envelope(&["b@example.net"]), "x\r\n".into())
+        .expect("sent");
+    assert!(report.is_delivered(), "{report:?}");
+    session.quit().expect("quit");
+    let received = server.received();
+    assert_eq!(received.len(), 1, "only the second message");
+    assert_eq!(received[0].to, ["b@example.net"]);
+}
+
 #[test]
 fn a13_untrusted_certificate_fails_the_handshake() {
     let (_runtime, server) = server(ServerOptions::default());

@@ -140,6 +140,95 @@ async fn streamed_body_from_a_reader() {
     assert_eq!(server.received()[0].data.len(), body.len());
 }
 
+/// A body source that gives `good` octets of text, then fails.
+struct FailingReader {
+    good: usize,
+}
+
+impl tokio::io::AsyncRead for FailingReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.good == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("disk on fire")));
+        }
+        let n = buf.remaining().min(self.good).min(40);
+        buf.put_slice(&b"0123456789abcdefghijklmnopqrstuvwxyz\r\n\r\n"[..n]);
+        self.good -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// RFC 5321 §4.1.1.4: a body whose source fails after `354` can only be stopped by dropping the
+/// connection; the session then fails with its cause for every later call, and the server
+/// never stores a truncated message.
+#[tokio::test]
+async fn a_failed_body_source_under_data_drops_the_connection() {
+    let server = TestServer::start(ServerOptions {
+        chunking: false,
+        ..ServerOptions::default()
+    })
+    .await
+    .expect("server");
+    let mut session = connect(options(&server, TlsMode::StartTls))
+        .await
+        .expect("session");
+    let broken = FailingReader { good: 400_000 };
+    let error = session
+        .send_reader(
+            envelope(&["a@example.net"]),
+            broken,
+            StreamedBody::default(),
+        )
+        .await
+        .expect_err("the source failed");
+    assert!(matches!(error, Error::BodyRead(_)), "{error:?}");
+    let cancelled = smtp_tokio::smtp_proto::Error::Cancelled;
+    let next = session
+        .send(envelope(&["b@example.net"]), "x\r\n".into())
+        .await;
+    assert_eq!(
+        next.err(),
+        Some(Error::Smtp(cancelled.clone())),
+        "sticky, never \"session closed\""
+    );
+    assert_eq!(session.quit().await.err(), Some(Error::Smtp(cancelled)));
+    assert!(server.received().is_empty(), "no truncated message");
+}
+
+/// RFC 3030 §2: with BDAT the chunks sent so far are discarded by RSET; the session goes on.
+#[tokio::test]
+async fn a_failed_body_source_under_bdat_resets_and_the_session_goes_on() {
+    let server = TestServer::start(ServerOptions::default())
+        .await
+        .expect("server");
+    let mut session = connect(options(&server, TlsMode::StartTls))
+        .await
+        .expect("session");
+    let broken = FailingReader { good: 400_000 };
+    let error = session
+        .send_reader(
+            envelope(&["a@example.net"]),
+            broken,
+            StreamedBody::default(),
+        )
+        .await
+        .expect_err("the source failed");
+    assert!(matches!(error, Error::BodyRead(_)), "{error:?}");
+    assert_eq!(session.error(), None);
+    let report = session
+        .send(envelope(&["b@example.net"]), "x\r\n".into())
+        .await
+        .expect("sent");
+    assert!(report.is_delivered(), "{report:?}");
+    session.quit().await.expect("quit");
+    let received = server.received();
+    assert_eq!(received.len(), 1, "only the second message");
+    assert_eq!(received[0].to, ["b@example.net"]);
+}
+
 #[tokio::test]
 async fn a13_untrusted_certificate_fails_the_handshake() {
     let server = TestServer::start(ServerOptions::default())
