@@ -128,6 +128,7 @@ pub mod client;
 pub mod driver;
 pub mod endpoint;
 pub mod error;
+pub mod pool;
 pub mod types;
 pub mod wire;
 

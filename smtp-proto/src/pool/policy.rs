@@ -1,0 +1,174 @@
+//! What a pool of connections may do: how many connections, how long they live, how fast
+//! messages go, and how often a message is tried; with defaults for Amazon SES.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::client::time::Instant;
+
+/// A rate of messages shared by every connection of a pool: at most one message per
+/// `interval`, with bursts of at most [`burst`](Self::burst) messages, so that over any window
+/// of time `t` at most `t / interval + burst` messages start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    interval: Duration,
+    burst: u32,
+}
+
+impl Rate {
+    /// `messages` per second (at least 1), in bursts of up to a tenth of a second's worth.
+    pub fn per_second(messages: u32) -> Self {
+        let messages = messages.max(1);
+        Self {
+            interval: Duration::from_secs(1) / messages,
+            burst: (messages / 10).max(1),
+        }
+    }
+
+    /// One message per `interval`, never two at once.
+    pub fn every(interval: Duration) -> Self {
+        Self { interval, burst: 1 }
+    }
+
+    /// The time between two messages.
+    pub fn interval(self) -> Duration {
+        self.interval
+    }
+
+    /// How many messages may start at once after a pause.
+    pub fn burst(self) -> u32 {
+        self.burst
+    }
+}
+
+/// Admits messages at a [`Rate`], exactly: each admission is decided when it is made, for all
+/// connections together (the generic cell rate algorithm).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limiter {
+    rate: Rate,
+    /// When the next message would be due if messages went out evenly.
+    due: Instant,
+}
+
+impl Limiter {
+    pub(crate) fn new(rate: Rate) -> Self {
+        Self {
+            rate,
+            due: Instant::ZERO,
+        }
+    }
+
+    /// How many messages (up to `wanted`) may start at `now`; they are counted as started.
+    pub(crate) fn admit(&mut self, now: Instant, wanted: usize) -> usize {
+        let mut admitted = 0;
+        while admitted < wanted && self.next_admission(now) <= now {
+            self.due = self.due.max(now).saturating_add(self.rate.interval);
+            admitted += 1;
+        }
+        admitted
+    }
+
+    /// When one more message may start: `now` or later.
+    pub(crate) fn next_admission(&self, now: Instant) -> Instant {
+        // A burst of `burst` messages may run ahead of the even schedule by `burst - 1` slots.
+        let slack = self.rate.interval * self.rate.burst.saturating_sub(1);
+        let earliest = Instant::from_duration(self.due.as_duration().saturating_sub(slack));
+        earliest.max(now)
+    }
+}
+
+/// When a pool opens, reuses and retires connections, how fast it sends, and how often it tries
+/// a message. [`PoolPolicy::default`] suits most servers; [`PoolPolicy::ses`] Amazon SES.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolPolicy {
+    /// The most connections open at once. Default 4. When a server refuses a connection while
+    /// others are open (SES: `421 Too many concurrent SMTP connections`), the pool stays at the
+    /// count it had for [`limit_cooldown`](Self::limit_cooldown).
+    pub max_connections: usize,
+    /// Retire a connection (QUIT) after this many messages; `None` for no limit. When a server
+    /// ends a session with `421` after some messages (SES: `Maximum message count per session
+    /// reached`, after a few hundred), the pool retires later connections before that count.
+    pub max_messages_per_connection: Option<usize>,
+    /// How many messages one connection is given at a time, pipelined when the server allows.
+    /// Default 32.
+    pub batch: usize,
+    /// QUIT a connection that had nothing to do for this long. Default 60 s.
+    pub idle_timeout: Duration,
+    /// Before reusing a connection that idled this long, check it with NOOP. Default 10 s.
+    pub check_after_idle: Duration,
+    /// The most messages per second over all connections; `None` for no limit. SES accounts
+    /// have a maximum send rate (1 per second in the sandbox, 14 or more in production).
+    pub rate: Option<Rate>,
+    /// How long to wait before each new try of a deferred message (a `4yz`, such as SES's
+    /// `454 Throttling failure`); after the last, the message is given up with its last reply.
+    /// Default 5 s, 10 s, 30 s, as AWS advises.
+    pub retry_delays: Vec<Duration>,
+    /// Send a message again after an unknown outcome (no reply to its end of data). Off by
+    /// default: the server may have delivered it, and a second send may deliver it twice.
+    pub resend_unknown: bool,
+    /// How many times a message may come back not attempted (its connection failed before the
+    /// server answered it) before it is given up. Default 5.
+    pub max_not_attempted: u32,
+    /// How many connections in a row may fail to open before every waiting message is given
+    /// up. Default 5; the pool waits 1 s, 2 s, 4 s ... (at most 30 s) between them.
+    pub max_connect_failures: u32,
+    /// How long the pool keeps to the connection count at which a server refused one more.
+    /// Default 60 s.
+    pub limit_cooldown: Duration,
+    /// Refuse messages with more recipients than this when they are submitted; `None` for no
+    /// limit. SES takes at most 50.
+    pub max_recipients: Option<usize>,
+}
+
+impl Default for PoolPolicy {
+    fn default() -> Self {
+        Self {
+            max_connections: 4,
+            max_messages_per_connection: None,
+            batch: 32,
+            idle_timeout: Duration::from_secs(60),
+            check_after_idle: Duration::from_secs(10),
+            rate: None,
+            retry_delays: vec![
+                Duration::from_secs(5),
+                Duration::from_secs(10),
+                Duration::from_secs(30),
+            ],
+            resend_unknown: false,
+            max_not_attempted: 5,
+            max_connect_failures: 5,
+            limit_cooldown: Duration::from_secs(60),
+            max_recipients: None,
+        }
+    }
+}
+
+impl PoolPolicy {
+    /// Defaults for Amazon SES: at most 50 recipients per message, connections retired after
+    /// 100 messages (SES ends sessions after a few hundred), the default retry delays of 5, 10
+    /// and 30 s for its `454 Throttling failure`. Set [`rate`](Self::rate) to the account's
+    /// maximum send rate (`Rate::per_second(1)` in the sandbox); SES also limits messages per
+    /// day and 40 MB per message, which the server enforces.
+    pub fn ses() -> Self {
+        Self {
+            max_messages_per_connection: Some(100),
+            max_recipients: Some(50),
+            ..Self::default()
+        }
+    }
+
+    /// The wait before try number `attempt + 1` of a message deferred `attempt` times, or
+    /// `None` when it is to be given up.
+    pub(crate) fn retry_delay(&self, attempt: u32) -> Option<Duration> {
+        let index = usize::try_from(attempt).ok()?.checked_sub(1)?;
+        self.retry_delays.get(index).copied()
+    }
+
+    /// The wait before opening a connection after `failures` failed in a row.
+    pub(crate) fn connect_backoff(&self, failures: u32) -> Duration {
+        let seconds = 1u64 << failures.saturating_sub(1).min(5);
+        Duration::from_secs(seconds.min(30))
+    }
+}

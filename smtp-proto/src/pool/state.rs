@@ -1,0 +1,459 @@
+//! The pool's state: messages waiting, in flight or delayed, connections and what each does,
+//! and every transition, decided from time and from what the driver reports.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec::Vec;
+
+use super::policy::{Limiter, PoolPolicy};
+use super::{ConnId, Decision, JobId};
+use crate::client::report::{TransactionReport, Verdict};
+use crate::client::time::Instant;
+
+#[derive(Debug)]
+enum ConnState {
+    Opening,
+    /// Ready for work since the instant given.
+    Ready(Instant),
+    /// Sending a batch.
+    Busy,
+    Checking,
+    Retiring,
+}
+
+#[derive(Debug)]
+struct Conn {
+    id: ConnId,
+    state: ConnState,
+    /// Messages given to it.
+    given: usize,
+    /// Messages the server completed on it (delivered or bounced).
+    completed: usize,
+    /// Messages given and not yet reported.
+    in_flight: BTreeSet<JobId>,
+}
+
+#[derive(Debug)]
+struct Job<R> {
+    deferred: u32,
+    not_attempted: u32,
+    report: Option<R>,
+}
+
+impl<R> Default for Job<R> {
+    fn default() -> Self {
+        Self {
+            deferred: 0,
+            not_attempted: 0,
+            report: None,
+        }
+    }
+}
+
+/// What the pool needs to know of a message's report to decide its fate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// The message's verdict.
+    pub verdict: Verdict,
+    /// Whether the reply that decided it was `421`: the server ended the session, which says
+    /// nothing of the message.
+    pub session_closed: bool,
+}
+
+impl Attempt {
+    /// What a report says.
+    pub fn of(report: &TransactionReport) -> Self {
+        Self {
+            verdict: report.verdict,
+            session_closed: report.reply().is_some_and(|r| r.is_service_closing()),
+        }
+    }
+}
+
+/// A pool of connections to one server: see the [module docs](super). `R` is what the driver
+/// keeps of each try (a [`TransactionReport`]); the last one comes back with the message's
+/// [`Decision::Finish`].
+///
+/// Every submitted message ends in exactly one [`Decision::Finish`]. Deferred messages are
+/// tried again after the policy's delays, on whichever connection is free; messages that were
+/// not attempted (their connection failed first) and messages whose session ended with `421`
+/// go again at once, on another connection; unknown ones only if the policy says so.
+#[derive(Debug)]
+pub struct Pool<R = TransactionReport> {
+    policy: PoolPolicy,
+    limiter: Option<Limiter>,
+    now: Instant,
+    jobs: BTreeMap<JobId, Job<R>>,
+    ready: VecDeque<JobId>,
+    delayed: BTreeSet<(Instant, JobId)>,
+    conns: Vec<Conn>,
+    next_job: u64,
+    next_conn: u64,
+    finished: VecDeque<(JobId, Option<R>)>,
+    connect_failures: u32,
+    next_open_at: Instant,
+    /// A server refused a connection beyond this many, until the instant given.
+    limit: Option<(usize, Instant)>,
+    /// Messages per connection a server allowed before it ended a session with `421`.
+    learned_max: Option<usize>,
+    closing: bool,
+}
+
+impl<R> Pool<R> {
+    /// An empty pool: no connection is opened before a message is submitted.
+    pub fn new(policy: PoolPolicy) -> Self {
+        Self {
+            limiter: policy.rate.map(Limiter::new),
+            policy,
+            now: Instant::ZERO,
+            jobs: BTreeMap::new(),
+            ready: VecDeque::new(),
+            delayed: BTreeSet::new(),
+            conns: Vec::new(),
+            next_job: 0,
+            next_conn: 0,
+            finished: VecDeque::new(),
+            connect_failures: 0,
+            next_open_at: Instant::ZERO,
+            limit: None,
+            learned_max: None,
+            closing: false,
+        }
+    }
+
+    /// The policy the pool follows.
+    pub fn policy(&self) -> &PoolPolicy {
+        &self.policy
+    }
+
+    /// Queues a message; it goes out as soon as a connection and the rate allow.
+    pub fn submit(&mut self, now: Instant) -> JobId {
+        self.observe(now);
+        let id = JobId(self.next_job);
+        self.next_job += 1;
+        self.jobs.insert(id, Job::default());
+        self.ready.push_back(id);
+        id
+    }
+
+    /// How many submitted messages are not finished yet.
+    pub fn unfinished(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// How many connections are open or opening.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Stops opening connections and retires each as soon as it has nothing to do; messages
+    /// already submitted still finish.
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// What to do now, if anything. Call it until it answers `None`, after every report and
+    /// submission, and again at [`next_deadline`](Self::next_deadline).
+    pub fn poll(&mut self, now: Instant) -> Option<Decision<R>> {
+        self.observe(now);
+        if let Some((job, report)) = self.finished.pop_front() {
+            return Some(Decision::Finish { job, report });
+        }
+        while let Some(&(due, job)) = self.delayed.first() {
+            if due > self.now {
+                break;
+            }
+            self.delayed.pop_first();
+            self.ready.push_back(job);
+        }
+        if let Some(decision) = self.use_ready_connection() {
+            return Some(decision);
+        }
+        self.open_if_needed()
+    }
+
+    /// When to call [`poll`](Self::poll) again if nothing else happens first: a delayed message
+    /// falls due, the rate admits one more, a connection may be opened again, or one has idled
+    /// long enough to retire.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let mut deadlines = Vec::new();
+        if let Some(&(due, _)) = self.delayed.first() {
+            deadlines.push(due);
+        }
+        let any_ready_conn = self
+            .conns
+            .iter()
+            .any(|c| matches!(c.state, ConnState::Ready(_)));
+        if !self.ready.is_empty() {
+            if let (Some(limiter), true) = (&self.limiter, any_ready_conn) {
+                deadlines.push(limiter.next_admission(self.now));
+            }
+            if self.wants_connection() {
+                deadlines.push(self.next_open_at);
+                if let Some((_, until)) = self.limit {
+                    deadlines.push(until);
+                }
+            }
+        } else {
+            for conn in &self.conns {
+                if let ConnState::Ready(since) = conn.state {
+                    deadlines.push(since.saturating_add(self.policy.idle_timeout));
+                }
+            }
+        }
+        deadlines.into_iter().filter(|&d| d > self.now).min()
+    }
+
+    /// Connection `conn` is ready: greeting, EHLO, TLS and AUTH are done.
+    pub fn opened(&mut self, now: Instant, conn: ConnId) {
+        self.observe(now);
+        self.connect_failures = 0;
+        if let Some(c) = self.conn_mut(conn) {
+            c.state = ConnState::Ready(now);
+        }
+    }
+
+    /// Connection `conn` could not be opened. `permanent` when trying again cannot help (a
+    /// certificate refused, credentials refused): the waiting messages are then given up if no
+    /// connection is left. A server that refuses a connection while others are open is taken
+    /// to be at its limit of connections.
+    pub fn open_failed(&mut self, now: Instant, conn: ConnId, permanent: bool) {
+        self.observe(now);
+        self.remove(conn);
+        self.connect_failures += 1;
+        let alive = self.conns.len();
+        if alive > 0 && !permanent {
+            self.limit = Some((alive, now.saturating_add(self.policy.limit_cooldown)));
+        }
+        self.next_open_at = now.saturating_add(self.policy.connect_backoff(self.connect_failures));
+        let exhausted = permanent || self.connect_failures >= self.policy.max_connect_failures;
+        if exhausted && alive == 0 {
+            self.give_up_waiting();
+        }
+    }
+
+    /// Message `job`, sent on `conn`, came to `attempt` (see [`Attempt::of`]); `report` is kept
+    /// as its last. Decides whether it is done or goes again.
+    pub fn reported(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        job: JobId,
+        attempt: Attempt,
+        report: R,
+    ) {
+        self.observe(now);
+        let done_by_server = matches!(attempt.verdict, Verdict::Delivered | Verdict::Bounced);
+        if let Some(c) = self.conn_mut(conn) {
+            c.in_flight.remove(&job);
+            c.completed += usize::from(done_by_server);
+        }
+        let session_closed = attempt.session_closed;
+        let policy = &self.policy;
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let mut at_once = || {
+            entry.not_attempted += 1;
+            (entry.not_attempted <= policy.max_not_attempted).then_some(now)
+        };
+        let again = match attempt.verdict {
+            Verdict::Delivered | Verdict::Bounced => None,
+            Verdict::Unknown if !policy.resend_unknown => None,
+            // Its connection failed first, or the session (not the message) was refused:
+            // again at once, on whichever connection is free.
+            Verdict::NotAttempted => at_once(),
+            Verdict::Deferred if session_closed => at_once(),
+            _ => {
+                entry.deferred += 1;
+                policy
+                    .retry_delay(entry.deferred)
+                    .map(|d| now.saturating_add(d))
+            }
+        };
+        entry.report = Some(report);
+        match again {
+            Some(due) if due <= now => self.ready.push_front(job),
+            Some(due) => {
+                self.delayed.insert((due, job));
+            }
+            None => self.finish(job),
+        }
+    }
+
+    /// Connection `conn` sent its batch and its session is still usable.
+    pub fn batch_done(&mut self, now: Instant, conn: ConnId) {
+        self.observe(now);
+        let requeue = match self.conn_mut(conn) {
+            Some(c) => {
+                c.state = ConnState::Ready(now);
+                core::mem::take(&mut c.in_flight)
+            }
+            None => BTreeSet::new(),
+        };
+        self.requeue_unreported(requeue);
+    }
+
+    /// Connection `conn`'s session failed (after reporting every message of its batch).
+    /// `closed_by_server` when it ended with `421`: after messages completed on it, later
+    /// connections are retired before that many.
+    pub fn lost(&mut self, now: Instant, conn: ConnId, closed_by_server: bool) {
+        self.observe(now);
+        let Some(c) = self.remove(conn) else {
+            return;
+        };
+        if closed_by_server && c.completed > 0 {
+            self.learned_max = Some(self.learned_max.map_or(c.completed, |m| m.min(c.completed)));
+        }
+        self.requeue_unreported(c.in_flight);
+    }
+
+    /// The NOOP check of `conn` passed (`ok`) or failed; a failed connection is dropped.
+    pub fn checked(&mut self, now: Instant, conn: ConnId, ok: bool) {
+        self.observe(now);
+        if ok {
+            if let Some(c) = self.conn_mut(conn) {
+                c.state = ConnState::Ready(now);
+            }
+        } else {
+            self.remove(conn);
+        }
+    }
+
+    /// Connection `conn` is closed after a retirement.
+    pub fn retired(&mut self, conn: ConnId) {
+        self.remove(conn);
+    }
+
+    /// Gives work to a ready connection, checks or retires one; the first that applies.
+    fn use_ready_connection(&mut self) -> Option<Decision<R>> {
+        let per_connection = match (self.policy.max_messages_per_connection, self.learned_max) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let now = self.now;
+        for index in 0..self.conns.len() {
+            let ConnState::Ready(since) = self.conns[index].state else {
+                continue;
+            };
+            let conn = &mut self.conns[index];
+            let allowance = per_connection.map_or(usize::MAX, |max| max.saturating_sub(conn.given));
+            let idle_too_long = now.saturating_duration_since(since) >= self.policy.idle_timeout;
+            if allowance == 0 || (self.ready.is_empty() && (idle_too_long || self.closing)) {
+                conn.state = ConnState::Retiring;
+                return Some(Decision::Retire(conn.id));
+            }
+            if self.ready.is_empty() {
+                continue;
+            }
+            if now.saturating_duration_since(since) >= self.policy.check_after_idle {
+                conn.state = ConnState::Checking;
+                return Some(Decision::Check(conn.id));
+            }
+            let wanted = self
+                .policy
+                .batch
+                .max(1)
+                .min(allowance)
+                .min(self.ready.len());
+            let admitted = match &mut self.limiter {
+                Some(limiter) => limiter.admit(now, wanted),
+                None => wanted,
+            };
+            if admitted == 0 {
+                return None;
+            }
+            let jobs: Vec<JobId> = self.ready.drain(..admitted).collect();
+            let conn = &mut self.conns[index];
+            conn.given += jobs.len();
+            conn.in_flight.extend(jobs.iter().copied());
+            conn.state = ConnState::Busy;
+            return Some(Decision::Send {
+                conn: conn.id,
+                jobs,
+            });
+        }
+        None
+    }
+
+    /// Whether waiting messages want one more connection than are open or opening.
+    fn wants_connection(&self) -> bool {
+        let max = match self.limit {
+            Some((count, until)) if self.now < until => count.min(self.policy.max_connections),
+            _ => self.policy.max_connections,
+        };
+        let opening = self
+            .conns
+            .iter()
+            .filter(|c| matches!(c.state, ConnState::Opening))
+            .count();
+        let free = self
+            .conns
+            .iter()
+            .any(|c| matches!(c.state, ConnState::Ready(_)));
+        !self.closing
+            && !free
+            && self.conns.len() < max.max(1)
+            && self.ready.len() > opening * self.policy.batch.max(1)
+    }
+
+    fn open_if_needed(&mut self) -> Option<Decision<R>> {
+        if self.ready.is_empty() || !self.wants_connection() || self.now < self.next_open_at {
+            return None;
+        }
+        let id = ConnId(self.next_conn);
+        self.next_conn += 1;
+        self.conns.push(Conn {
+            id,
+            state: ConnState::Opening,
+            given: 0,
+            completed: 0,
+            in_flight: BTreeSet::new(),
+        });
+        Some(Decision::Open(id))
+    }
+
+    /// Messages a connection was given but never reported go again first, as not attempted.
+    fn requeue_unreported(&mut self, jobs: BTreeSet<JobId>) {
+        for job in jobs.into_iter().rev() {
+            let Some(entry) = self.jobs.get_mut(&job) else {
+                continue;
+            };
+            entry.not_attempted += 1;
+            if entry.not_attempted <= self.policy.max_not_attempted {
+                self.ready.push_front(job);
+            } else {
+                self.finish(job);
+            }
+        }
+    }
+
+    /// Gives up every message waiting for a connection.
+    fn give_up_waiting(&mut self) {
+        let delayed = core::mem::take(&mut self.delayed)
+            .into_iter()
+            .map(|(_, job)| job);
+        let waiting: Vec<JobId> = self.ready.drain(..).chain(delayed).collect();
+        for job in waiting {
+            self.finish(job);
+        }
+    }
+
+    fn finish(&mut self, job: JobId) {
+        if let Some(entry) = self.jobs.remove(&job) {
+            self.finished.push_back((job, entry.report));
+        }
+    }
+
+    fn conn_mut(&mut self, conn: ConnId) -> Option<&mut Conn> {
+        self.conns.iter_mut().find(|c| c.id == conn)
+    }
+
+    fn remove(&mut self, conn: ConnId) -> Option<Conn> {
+        let index = self.conns.iter().position(|c| c.id == conn)?;
+        Some(self.conns.swap_remove(index))
+    }
+
+    fn observe(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+}
