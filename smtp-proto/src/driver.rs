@@ -5,6 +5,10 @@
 //! names and the same error variants by construction: switching between them is a change of
 //! import and of `.await`. A driver of another runtime can use them too.
 
+mod dispatch;
+
+pub use dispatch::{ConnEvent, Dispatcher, Order};
+
 use alloc::string::{String, ToString};
 use core::time::Duration;
 use std::io;
@@ -89,6 +93,15 @@ pub enum Error {
     /// [`Client::cancel`](crate::Client::cancel)).
     #[error("reading the message body: {0}")]
     BodyRead(io::Error),
+    /// A pooled message never reached a server: no connection could be opened (`cause`, the
+    /// last connection's error) within the policy's tries.
+    #[error("not sent: {cause}")]
+    NotSent {
+        /// Why the last connection failed.
+        cause: String,
+        /// Whether that failure may pass.
+        transient: bool,
+    },
 }
 
 impl From<SubmitError> for Error {
@@ -122,6 +135,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Resolve { .. } | Self::Connect(_) | Self::ConnectTimeout => true,
+            Self::NotSent { transient, .. } => *transient,
             Self::Smtp(e) => e.is_transient(),
             _ => false,
         }
@@ -152,6 +166,7 @@ impl PartialEq for Error {
                 a.kind() == b.kind()
             }
             (Self::NoGreetingOnImplicitPort(a), Self::NoGreetingOnImplicitPort(b)) => a == b,
+            (Self::NotSent { cause: a, .. }, Self::NotSent { cause: b, .. }) => a == b,
             (Self::ConnectTimeout, Self::ConnectTimeout) => true,
             _ => false,
         }

@@ -75,6 +75,13 @@ impl Endpoint {
         Self::new(ses_host(region), port)
     }
 
+    /// Whether this is an Amazon SES endpoint (`email-smtp.<region>.amazonaws.com`), whose
+    /// limits [`PoolPolicy::ses`](crate::pool::PoolPolicy::ses) follows.
+    pub fn is_ses(&self) -> bool {
+        let host = self.host.to_ascii_lowercase();
+        host.starts_with("email-smtp.") && host.ends_with(".amazonaws.com")
+    }
+
     /// Whether the port usually expects implicit TLS while the mode is not implicit TLS: the
     /// hint to give when a greeting never comes (SECURITY.md G4).
     pub fn looks_like_implicit_tls(&self) -> bool {

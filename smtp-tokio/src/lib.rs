@@ -30,12 +30,14 @@
 #![forbid(unsafe_code)]
 
 mod drive;
+mod mailer;
 #[cfg(feature = "test-server")]
 pub mod server;
 mod session;
 mod stream;
 mod tls;
 
+pub use mailer::Mailer;
 pub use session::{Session, connect, connect_over};
 pub use smtp_proto;
 pub use smtp_proto::driver::Error;

@@ -271,6 +271,12 @@ pub enum UsageError {
     /// A message needs at least one recipient.
     #[error("no recipients")]
     NoRecipients,
+    /// More recipients than the server takes in one message (Amazon SES: 50).
+    #[error("more than {max} recipients")]
+    TooManyRecipients {
+        /// The most allowed.
+        max: usize,
+    },
     /// QUIT was queued or the session has closed; no new work is accepted.
     #[error("session closed")]
     Closed,

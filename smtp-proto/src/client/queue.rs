@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use alloc::vec::Vec;
 
+use super::config::Config;
 use super::error::{SubmitError, UsageError};
 use super::event::{QueryId, StreamedBody, TransactionId};
 use super::transaction::{BodySource, Envelope, LocalFailure, Next, StreamState, Txn};
@@ -27,8 +28,20 @@ impl Client {
     /// Its report is ready once [`is_settled`](Self::is_settled) says so.
     pub fn send(&mut self, envelope: Envelope, body: Bytes) -> Result<TransactionId, SubmitError> {
         self.check_open()?;
-        let source = self.body_source(&envelope, body)?;
+        let source = body_source(&self.config, &envelope, body)?;
         Ok(self.queue(envelope, source))
+    }
+
+    /// Checks a message as [`send`](Self::send) would, without a session: it has recipients, and
+    /// its body can be sent under `config` (no NUL, no line over 998 octets, line endings as
+    /// [`Config::bare_line_endings`](crate::Config::bare_line_endings) allows). For a driver that
+    /// queues messages before it has a session (a pool), so a bad one is refused at once.
+    pub fn check_message(
+        config: &Config,
+        envelope: &Envelope,
+        body: &Bytes,
+    ) -> Result<(), UsageError> {
+        body_source(config, envelope, body.clone()).map(|_| ())
     }
 
     /// Queues several messages, as [`send`](Self::send) would one by one, but only if every
@@ -43,7 +56,7 @@ impl Client {
         self.check_open()?;
         let mut checked = Vec::new();
         for (index, (envelope, body)) in messages.into_iter().enumerate() {
-            let source = self.body_source(&envelope, body).map_err(|error| {
+            let source = body_source(&self.config, &envelope, body).map_err(|error| {
                 SubmitError::Usage(UsageError::InBatch {
                     index,
                     error: alloc::boxed::Box::new(error),
@@ -55,35 +68,6 @@ impl Client {
             .into_iter()
             .map(|(envelope, source)| self.queue(envelope, source))
             .collect())
-    }
-
-    /// Checks a message and decides how its body goes out.
-    fn body_source(&self, envelope: &Envelope, body: Bytes) -> Result<BodySource, UsageError> {
-        if envelope.recipients.is_empty() {
-            return Err(UsageError::NoRecipients);
-        }
-        let binary = envelope.params.body == Some(BodyType::BinaryMime);
-        Ok(if binary {
-            BodySource::Whole {
-                content: body,
-                eight_bit: true,
-            }
-        } else if is_canonical(&body) {
-            BodySource::Whole {
-                eight_bit: !body.is_ascii(),
-                content: body,
-            }
-        } else {
-            let policy = TextPolicy {
-                bare_line_endings: self.config.bare_line_endings,
-                allow_8bit: true,
-            };
-            let declared = StreamedBody {
-                eight_bit: !body.is_ascii(),
-                size_hint: Some(canonical_len(policy, &body)? as u64),
-            };
-            BodySource::Streamed(StreamState::whole(body, declared))
-        })
     }
 
     /// Queues a message whose body the application pushes in pieces with
@@ -235,4 +219,37 @@ impl Client {
             _ => Err(UsageError::NotStreaming.into()),
         }
     }
+}
+
+/// Checks a message and decides how its body goes out.
+fn body_source(
+    config: &Config,
+    envelope: &Envelope,
+    body: Bytes,
+) -> Result<BodySource, UsageError> {
+    if envelope.recipients.is_empty() {
+        return Err(UsageError::NoRecipients);
+    }
+    let binary = envelope.params.body == Some(BodyType::BinaryMime);
+    Ok(if binary {
+        BodySource::Whole {
+            content: body,
+            eight_bit: true,
+        }
+    } else if is_canonical(&body) {
+        BodySource::Whole {
+            eight_bit: !body.is_ascii(),
+            content: body,
+        }
+    } else {
+        let policy = TextPolicy {
+            bare_line_endings: config.bare_line_endings,
+            allow_8bit: true,
+        };
+        let declared = StreamedBody {
+            eight_bit: !body.is_ascii(),
+            size_hint: Some(canonical_len(policy, &body)? as u64),
+        };
+        BodySource::Streamed(StreamState::whole(body, declared))
+    })
 }

@@ -159,6 +159,15 @@ impl PoolPolicy {
         }
     }
 
+    /// The policy for `endpoint`: [`ses`](Self::ses) for Amazon SES, the default otherwise.
+    pub fn for_endpoint(endpoint: &crate::endpoint::Endpoint) -> Self {
+        if endpoint.is_ses() {
+            Self::ses()
+        } else {
+            Self::default()
+        }
+    }
+
     /// The wait before try number `attempt + 1` of a message deferred `attempt` times, or
     /// `None` when it is to be given up.
     pub(crate) fn retry_delay(&self, attempt: u32) -> Option<Duration> {

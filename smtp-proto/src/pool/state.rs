@@ -280,6 +280,17 @@ impl<R> Pool<R> {
         }
     }
 
+    /// Takes message `job` out of the pool without a [`Decision::Finish`]: the driver finished
+    /// it itself (its connection refused to queue it, as invalid for that server).
+    pub fn withdraw(&mut self, job: JobId) {
+        self.jobs.remove(&job);
+        self.ready.retain(|&j| j != job);
+        self.delayed.retain(|&(_, j)| j != job);
+        for conn in &mut self.conns {
+            conn.in_flight.remove(&job);
+        }
+    }
+
     /// Connection `conn` sent its batch and its session is still usable.
     pub fn batch_done(&mut self, now: Instant, conn: ConnId) {
         self.observe(now);

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -30,6 +31,10 @@ pub(super) struct Conn {
     fault: Option<Fault>,
     /// MAIL commands received so far, whatever their replies.
     pub(super) messages: usize,
+    /// Messages taken (stored) on this connection.
+    pub(super) taken: usize,
+    /// Whether more connections than `Limits::connections` are open with this one.
+    pub(super) over_limit: bool,
 }
 
 impl Conn {
@@ -136,6 +141,13 @@ fn with_raw_handle(tcp: TcpStream) -> io::Result<(TcpStream, Option<std::net::Tc
 /// Serves the `number`-th accepted connection (counted from 1), then records how it ended.
 pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream, number: usize) {
     let _ = tcp.set_nodelay(true);
+    let open = shared.open.fetch_add(1, Ordering::SeqCst) + 1;
+    let _open = OpenGuard(&shared);
+    let over_limit = shared
+        .options
+        .limits
+        .connections
+        .is_some_and(|max| open > max);
     let fault = shared.options.fault.filter(|f| number <= f.connections);
     let (tcp, raw) = match fault {
         Some(f) if f.action == FaultAction::Reset => match with_raw_handle(tcp) {
@@ -151,6 +163,8 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream, number: usize) {
         sni: None,
         fault,
         messages: 0,
+        taken: 0,
+        over_limit,
     };
     let ended = dialogue::run(&shared, &mut conn).await;
     if let Ok(End::Fault(action)) = ended {
@@ -164,6 +178,15 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream, number: usize) {
     let close_notify = conn.tls && ended.is_ok() && closed_with_notify(&mut conn.io).await;
     record(&shared, &mut conn, close_notify);
     let _ = conn.io.shutdown().await;
+}
+
+/// Counts a connection as open until it is dropped.
+struct OpenGuard<'a>(&'a Shared);
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn record(shared: &Shared, conn: &mut Conn, close_notify: bool) {

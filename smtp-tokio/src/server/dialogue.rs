@@ -45,6 +45,11 @@ pub(super) async fn run(shared: &Shared, conn: &mut Conn) -> io::Result<End> {
     if let Some(action) = conn.fault(FaultPoint::Greeting) {
         return Ok(End::Fault(action));
     }
+    if conn.over_limit {
+        conn.reply("421 4.7.0 Too many concurrent SMTP connections")
+            .await?;
+        return Ok(End::Fault(FaultAction::Eof));
+    }
     let mut session = Session::default();
     conn.reply("220 localhost ESMTP smtp-tokio test server")
         .await?;
@@ -89,6 +94,16 @@ pub(super) async fn run(shared: &Shared, conn: &mut Conn) -> io::Result<End> {
             }
             "MAIL" if options.auth.is_some() && session.user.is_none() => {
                 conn.reply("530 5.7.0 Authentication required").await?;
+            }
+            "MAIL"
+                if options
+                    .limits
+                    .messages_per_session
+                    .is_some_and(|n| conn.taken >= n) =>
+            {
+                conn.reply("421 4.4.2 Maximum message count per session reached")
+                    .await?;
+                return Ok(End::Fault(FaultAction::Eof));
             }
             "MAIL" if txn.from.is_some() => {
                 conn.reply("503 5.5.1 Error: nested MAIL command").await?
@@ -251,7 +266,13 @@ async fn finish(
         }
         return Ok(Some(End::Fault(action)));
     }
+    if !shared.take_one() {
+        conn.reply("454 4.7.0 Throttling failure: Maximum sending rate exceeded.")
+            .await?;
+        return Ok(None);
+    }
     let id = store(shared, txn, data, conn.tls, &session.user);
+    conn.taken += 1;
     conn.reply(&format!("250 Ok {id}")).await?;
     Ok(None)
 }

@@ -54,6 +54,10 @@
 //! At the end of a body with accepted recipients, `Reply421` refuses the message, while the
 //! other actions store it first (it was accepted and the reply got lost). A fault on a chunk
 //! that is not the last stores nothing. The connection is recorded in [`TestServer::connections`] before it closes.
+//!
+//! [`Limits`] make it behave like Amazon SES under load: a session ends with `421` after N
+//! messages, connections beyond a count are greeted with `421` and closed, and messages beyond
+//! a rate get `454 Throttling failure` at the end of their data.
 
 mod cert;
 mod conn;
@@ -91,6 +95,49 @@ pub struct ServerOptions {
     pub certificate_name: String,
     /// A failure to cause on purpose (see the [module documentation](self)); none by default.
     pub fault: Option<Fault>,
+    /// Amazon SES-like limits: how many messages a session may carry, how many connections
+    /// may be open at once, how many messages a second are taken. None by default.
+    pub limits: Limits,
+}
+
+/// Limits the server enforces the way Amazon SES does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// After this many messages taken on a connection, the next MAIL gets
+    /// `421 4.4.2 Maximum message count per session reached` and the connection closes.
+    pub messages_per_session: Option<usize>,
+    /// A connection beyond this many open at once is greeted with
+    /// `421 4.7.0 Too many concurrent SMTP connections` and closed.
+    pub connections: Option<usize>,
+    /// Beyond this many messages in any second, the end of the data gets
+    /// `454 4.7.0 Throttling failure: Maximum sending rate exceeded.`
+    pub per_second: Option<usize>,
+}
+
+impl Limits {
+    /// No limits.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// These limits, with `messages_per_session` set.
+    pub fn messages_per_session(mut self, messages: usize) -> Self {
+        self.messages_per_session = Some(messages);
+        self
+    }
+
+    /// These limits, with `connections` set.
+    pub fn connections(mut self, connections: usize) -> Self {
+        self.connections = Some(connections);
+        self
+    }
+
+    /// These limits, with `per_second` set.
+    pub fn per_second(mut self, messages: usize) -> Self {
+        self.per_second = Some(messages);
+        self
+    }
 }
 
 impl Default for ServerOptions {
@@ -104,6 +151,7 @@ impl Default for ServerOptions {
             size: 35 * 1024 * 1024,
             certificate_name: "localhost".into(),
             fault: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -161,6 +209,34 @@ struct Shared {
     received: Arc<Mutex<Vec<Received>>>,
     connections: Arc<Mutex<Vec<ConnectionRecord>>>,
     counter: AtomicU64,
+    /// Connections open now.
+    open: AtomicUsize,
+    /// When the messages of the last second were taken, for `Limits::per_second`.
+    taken: Mutex<std::collections::VecDeque<std::time::Instant>>,
+}
+
+impl Shared {
+    /// Whether one more message may be taken now under `Limits::per_second`; if so it counts.
+    fn take_one(&self) -> bool {
+        let Some(max) = self.options.limits.per_second else {
+            return true;
+        };
+        let Ok(mut taken) = self.taken.lock() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        while taken
+            .front()
+            .is_some_and(|&t| now.duration_since(t) >= std::time::Duration::from_secs(1))
+        {
+            taken.pop_front();
+        }
+        if taken.len() >= max {
+            return false;
+        }
+        taken.push_back(now);
+        true
+    }
 }
 
 impl TestServer {
@@ -178,6 +254,8 @@ impl TestServer {
             received: received.clone(),
             connections: connections.clone(),
             counter: AtomicU64::new(0),
+            open: AtomicUsize::new(0),
+            taken: Mutex::new(std::collections::VecDeque::new()),
         });
         let accepted = Arc::new(AtomicUsize::new(0));
         let counter = accepted.clone();

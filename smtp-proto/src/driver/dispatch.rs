@@ -1,0 +1,277 @@
+//! A mailer's bookkeeping, shared by the adapters: the pool's decisions turned into orders for
+//! connections, each message kept (envelope, body, who waits for it) until it is finished.
+//! An adapter's mailer only carries the orders out and reports what came of them.
+
+use alloc::string::ToString;
+use alloc::vec::Vec;
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use super::{Clock, Error};
+use crate::client::Client;
+use crate::client::config::Config;
+use crate::client::error::{Error as SessionError, UsageError};
+use crate::client::report::TransactionReport;
+use crate::client::transaction::Envelope;
+use crate::pool::{Attempt, ConnId, Decision, JobId, Pool, PoolPolicy};
+
+/// What a mailer does next, from [`Dispatcher::next_order`]. `W` is how the mailer answers
+/// the caller waiting for a message (a channel's sending half, say).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Order<W> {
+    /// Open connection `conn`: connect and run the session to ready, then report
+    /// [`ConnEvent::Opened`] or [`ConnEvent::OpenFailed`].
+    Open(ConnId),
+    /// Send these messages on `conn` with one `send_all`, then report what came of it
+    /// ([`ConnEvent::of_batch`]).
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The messages, in order.
+        messages: Vec<(JobId, Envelope, Bytes)>,
+    },
+    /// Check `conn` with NOOP, then report [`ConnEvent::Checked`].
+    Check(ConnId),
+    /// QUIT `conn` and close it, then report [`ConnEvent::Retired`].
+    Retire(ConnId),
+    /// A message is finished: hand `result` to whoever waits for it.
+    Finished {
+        /// Who waits.
+        waiter: W,
+        /// Its last report, or why it never reached a server.
+        result: Result<TransactionReport, Error>,
+    },
+}
+
+/// What became of an order a connection carried out, for [`Dispatcher::handle`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnEvent {
+    /// The session is ready.
+    Opened,
+    /// The connection or its session could not be opened.
+    OpenFailed(Error),
+    /// A message of the batch came to this report.
+    Report(JobId, TransactionReport),
+    /// A message of the batch could not be queued on this session: it is finished with the
+    /// error.
+    Refused(JobId, Error),
+    /// The batch is done and the session still usable.
+    BatchDone,
+    /// The session failed.
+    Lost(SessionError),
+    /// The NOOP check passed (`true`) or failed.
+    Checked(bool),
+    /// The connection was closed after QUIT.
+    Retired,
+}
+
+impl ConnEvent {
+    /// Whether the connection is gone after this.
+    pub fn ends_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::OpenFailed(_) | Self::Lost(_) | Self::Checked(false) | Self::Retired
+        )
+    }
+
+    /// The events of one batch sent with `send_all`: a report per message, or the one message
+    /// the session refused to queue; then whether the session is still usable.
+    pub fn of_batch(
+        jobs: &[JobId],
+        sent: Result<Vec<TransactionReport>, Error>,
+        session_error: Option<&SessionError>,
+    ) -> Vec<Self> {
+        let mut events: Vec<Self> = match sent {
+            Ok(reports) => jobs
+                .iter()
+                .zip(reports)
+                .map(|(&job, report)| Self::Report(job, report))
+                .collect(),
+            Err(Error::Usage(UsageError::InBatch { index, error })) => jobs
+                .get(index)
+                .map(|&job| Self::Refused(job, Error::Usage(*error)))
+                .into_iter()
+                .collect(),
+            // The session had failed already; its messages go again elsewhere.
+            Err(_) => Vec::new(),
+        };
+        events.push(match session_error {
+            Some(error) => Self::Lost(error.clone()),
+            None => Self::BatchDone,
+        });
+        events
+    }
+}
+
+struct Waiting<W> {
+    envelope: Envelope,
+    body: Bytes,
+    waiter: W,
+}
+
+/// A pool of connections with the messages it carries: see the [module docs](self).
+pub struct Dispatcher<W> {
+    pool: Pool,
+    clock: Clock,
+    config: Config,
+    messages: HashMap<JobId, Waiting<W>>,
+    /// Why the last connection could not be opened, for messages that never reached a server.
+    last_failure: Option<Error>,
+    /// Messages a session refused to queue, to hand back.
+    refusals: Vec<(W, Error)>,
+    closing: bool,
+}
+
+impl<W> core::fmt::Debug for Dispatcher<W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("pool", &self.pool)
+            .field("messages", &self.messages.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W> Dispatcher<W> {
+    /// A dispatcher following `policy`, checking messages against `config` (the configuration
+    /// every connection's session uses).
+    pub fn new(policy: PoolPolicy, config: Config) -> Self {
+        Self {
+            pool: Pool::new(policy),
+            clock: Clock::starting_at(std::time::Instant::now()),
+            config,
+            messages: HashMap::new(),
+            last_failure: None,
+            refusals: Vec::new(),
+            closing: false,
+        }
+    }
+
+    /// Takes a message to send; `waiter` gets its result in [`Order::Finished`]. A message that
+    /// cannot be sent (no recipients, more than the policy's
+    /// [`max_recipients`](PoolPolicy::max_recipients), an invalid body), or one submitted after
+    /// [`close`](Self::close), is handed back with the reason at once.
+    pub fn submit(&mut self, envelope: Envelope, body: Bytes, waiter: W) -> Result<(), (W, Error)> {
+        if self.closing {
+            return Err((waiter, Error::Usage(UsageError::Closed)));
+        }
+        if let Some(max) = self.pool.policy().max_recipients
+            && envelope.recipients.len() > max
+        {
+            return Err((waiter, Error::Usage(UsageError::TooManyRecipients { max })));
+        }
+        if let Err(e) = Client::check_message(&self.config, &envelope, &body) {
+            return Err((waiter, Error::Usage(e)));
+        }
+        let job = self.pool.submit(self.clock.now());
+        let waiting = Waiting {
+            envelope,
+            body,
+            waiter,
+        };
+        self.messages.insert(job, waiting);
+        Ok(())
+    }
+
+    /// The next order, if any. Call it until it answers `None` after every submission and
+    /// report, and again at [`next_deadline`](Self::next_deadline).
+    pub fn next_order(&mut self) -> Option<Order<W>> {
+        if let Some((waiter, error)) = self.refusals.pop() {
+            return Some(Order::Finished {
+                waiter,
+                result: Err(error),
+            });
+        }
+        loop {
+            let decision = self.pool.poll(self.clock.now())?;
+            if let Some(order) = self.order(decision) {
+                return Some(order);
+            }
+        }
+    }
+
+    /// The order for a decision of the pool; `None` for a message already handed back.
+    fn order(&mut self, decision: Decision) -> Option<Order<W>> {
+        Some(match decision {
+            Decision::Open(conn) => Order::Open(conn),
+            Decision::Send { conn, jobs } => Order::Send {
+                conn,
+                messages: jobs
+                    .into_iter()
+                    .filter_map(|job| {
+                        let waiting = self.messages.get(&job)?;
+                        Some((job, waiting.envelope.clone(), waiting.body.clone()))
+                    })
+                    .collect(),
+            },
+            Decision::Check(conn) => Order::Check(conn),
+            Decision::Retire(conn) => Order::Retire(conn),
+            Decision::Finish { job, report } => {
+                let waiting = self.messages.remove(&job)?;
+                let never_sent = || Error::NotSent {
+                    cause: self
+                        .last_failure
+                        .as_ref()
+                        .map_or("no connection".into(), ToString::to_string),
+                    transient: self.last_failure.as_ref().is_none_or(Error::is_transient),
+                };
+                let result = report.ok_or_else(never_sent);
+                Order::Finished {
+                    waiter: waiting.waiter,
+                    result,
+                }
+            }
+        })
+    }
+
+    /// When to ask for orders again if nothing else happens first.
+    pub fn next_deadline(&self) -> Option<std::time::Instant> {
+        self.pool.next_deadline().map(|at| self.clock.deadline(at))
+    }
+
+    /// What came of an order on connection `conn`. Then ask for orders again.
+    pub fn handle(&mut self, conn: ConnId, event: ConnEvent) {
+        let now = self.clock.now();
+        match event {
+            ConnEvent::Opened => self.pool.opened(now, conn),
+            ConnEvent::OpenFailed(error) => {
+                let permanent = !error.is_transient();
+                self.last_failure = Some(error);
+                self.pool.open_failed(now, conn, permanent);
+            }
+            ConnEvent::Report(job, report) => {
+                let attempt = Attempt::of(&report);
+                self.pool.reported(now, conn, job, attempt, report);
+            }
+            ConnEvent::Refused(job, error) => {
+                self.pool.withdraw(job);
+                if let Some(waiting) = self.messages.remove(&job) {
+                    self.refusals.push((waiting.waiter, error));
+                }
+            }
+            ConnEvent::BatchDone => self.pool.batch_done(now, conn),
+            ConnEvent::Lost(error) => {
+                let closed =
+                    matches!(&error, SessionError::ServiceClosing(r) if r.is_service_closing());
+                self.pool.lost(now, conn, closed);
+            }
+            ConnEvent::Checked(ok) => self.pool.checked(now, conn, ok),
+            ConnEvent::Retired => self.pool.retired(conn),
+        }
+    }
+
+    /// Takes no more messages; connections are retired once idle. Messages already submitted
+    /// still finish.
+    pub fn close(&mut self) {
+        self.closing = true;
+        self.pool.close();
+    }
+
+    /// Whether everything is finished and every connection closed: after
+    /// [`close`](Self::close), the mailer may stop.
+    pub fn is_done(&self) -> bool {
+        self.messages.is_empty() && self.pool.connections() == 0
+    }
+}

@@ -1,0 +1,272 @@
+//! A pool of sessions behind one handle: what an application keeps for its lifetime.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use smtp_proto::driver::{ConnEvent, Dispatcher, Order};
+use smtp_proto::pool::{ConnId, JobId, PoolPolicy};
+use smtp_proto::{Envelope, TransactionReport, UsageError};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::{Error, Options, connect};
+
+type Waiter = oneshot::Sender<Result<TransactionReport, Error>>;
+
+enum Input {
+    Submit(Envelope, Bytes, Waiter),
+    Event(ConnId, ConnEvent),
+    /// Stop taking messages; the sender, if any, hears when everything is finished.
+    Close(Option<oneshot::Sender<()>>),
+}
+
+enum Command {
+    Send(Vec<(JobId, Envelope, Bytes)>),
+    Check,
+    Retire,
+}
+
+/// Closes the mailer when the last clone of its handle is dropped.
+#[derive(Debug)]
+struct Handle {
+    inputs: mpsc::UnboundedSender<Input>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.inputs.send(Input::Close(None));
+    }
+}
+
+/// Sends mail through a pool of connections to one server, from any number of tasks.
+///
+/// Cheap to clone (`Send + Sync`): keep one for the application's lifetime. Connections open as
+/// messages come (up to [`PoolPolicy::max_connections`]), are reused (RSET between
+/// transactions, a NOOP check after idling), and are retired after a number of messages, an
+/// idle timeout or a `421`. Deferred messages are sent again after the policy's delays
+/// (5, 10 and 30 s by default, as AWS advises), messages the server never saw at once on
+/// another connection; unknown ones are never sent twice unless the policy says so. Every
+/// decision is the core's ([`smtp_proto::pool`]); this type only carries them out.
+///
+/// ```no_run
+/// use smtp_tokio::{Endpoint, Mailer, Options};
+/// use smtp_tokio::smtp_proto::{ClientId, Credentials, Envelope, Mailbox, Verdict};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// // Amazon SES over STARTTLS: the pool follows SES's limits (PoolPolicy::ses).
+/// let mut options = Options::new(Endpoint::ses("us-east-1", 587)?, ClientId::parse("client.example")?);
+/// options.config.credentials = Some(Credentials::password("AKIA...", "secret")?);
+/// let mailer = Mailer::new(options);
+/// let envelope = Envelope::new(Mailbox::parse("a@example.com")?, [Mailbox::parse("b@example.net")?]);
+/// let report = mailer.send(envelope, "Subject: hi\r\n\r\nHello\r\n".into()).await?;
+/// assert_eq!(report.verdict, Verdict::Delivered);
+/// mailer.close().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Mailer {
+    handle: Arc<Handle>,
+}
+
+impl Mailer {
+    /// A mailer for `options`, with the pool policy its endpoint calls for
+    /// ([`PoolPolicy::for_endpoint`]: Amazon SES's limits for an SES endpoint). Must be called
+    /// within a tokio runtime; nothing connects before the first message.
+    pub fn new(options: Options) -> Self {
+        let policy = PoolPolicy::for_endpoint(&options.endpoint);
+        Self::with_policy(options, policy)
+    }
+
+    /// A mailer for `options` following `policy`.
+    pub fn with_policy(options: Options, policy: PoolPolicy) -> Self {
+        let (inputs, receiver) = mpsc::unbounded_channel();
+        let dispatcher = Dispatcher::new(policy, options.config.clone());
+        tokio::spawn(dispatch(dispatcher, options, receiver, inputs.clone()));
+        Self {
+            handle: Arc::new(Handle { inputs }),
+        }
+    }
+
+    /// Sends one message and returns its final report, after every try the policy allows: its
+    /// [`Verdict`](smtp_proto::Verdict) says what became of it. An error means it was never
+    /// sent: it is invalid, the mailer is closed, or no connection could be opened.
+    pub async fn send(&self, envelope: Envelope, body: Bytes) -> Result<TransactionReport, Error> {
+        self.submit(envelope, body)
+            .await
+            .unwrap_or_else(|| Err(Error::Usage(UsageError::Closed)))
+    }
+
+    /// Sends several messages over the pooled connections, pipelined where the server allows,
+    /// and returns each one's result in input order.
+    pub async fn send_all(
+        &self,
+        messages: impl IntoIterator<Item = (Envelope, Bytes)>,
+    ) -> Vec<Result<TransactionReport, Error>> {
+        let waiting: Vec<_> = messages
+            .into_iter()
+            .map(|(envelope, body)| self.enqueue(envelope, body))
+            .collect();
+        let mut results = Vec::with_capacity(waiting.len());
+        for receiver in waiting {
+            let result = receiver
+                .await
+                .unwrap_or(Err(Error::Usage(UsageError::Closed)));
+            results.push(result);
+        }
+        results
+    }
+
+    /// Takes no more messages, lets those already given finish, QUITs every connection, and
+    /// returns when all are closed.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.handle.inputs.send(Input::Close(Some(done))).is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    async fn submit(
+        &self,
+        envelope: Envelope,
+        body: Bytes,
+    ) -> Option<Result<TransactionReport, Error>> {
+        self.enqueue(envelope, body).await.ok()
+    }
+
+    fn enqueue(
+        &self,
+        envelope: Envelope,
+        body: Bytes,
+    ) -> oneshot::Receiver<Result<TransactionReport, Error>> {
+        let (waiter, result) = oneshot::channel();
+        let _ = self
+            .handle
+            .inputs
+            .send(Input::Submit(envelope, body, waiter));
+        result
+    }
+}
+
+/// Carries out the dispatcher's orders: spawns connections, hands them work, answers callers.
+async fn dispatch(
+    mut dispatcher: Dispatcher<Waiter>,
+    options: Options,
+    mut inputs: mpsc::UnboundedReceiver<Input>,
+    events: mpsc::UnboundedSender<Input>,
+) {
+    let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Command>> = HashMap::new();
+    let mut closers = Vec::new();
+    let mut closing = false;
+    loop {
+        while let Some(order) = dispatcher.next_order() {
+            let command = match order {
+                Order::Open(conn) => {
+                    let (commands, receiver) = mpsc::unbounded_channel();
+                    conns.insert(conn, commands);
+                    let span = tracing::info_span!("smtp_connection", ?conn, host = %options.endpoint.host);
+                    let work = connection(conn, options.clone(), receiver, events.clone());
+                    tokio::spawn(work.instrument(span));
+                    continue;
+                }
+                Order::Send { conn, messages } => (conn, Command::Send(messages)),
+                Order::Check(conn) => (conn, Command::Check),
+                Order::Retire(conn) => (conn, Command::Retire),
+                Order::Finished { waiter, result } => {
+                    let _ = waiter.send(result);
+                    continue;
+                }
+                _ => continue,
+            };
+            if let Some(commands) = conns.get(&command.0) {
+                let _ = commands.send(command.1);
+            }
+        }
+        if closing && dispatcher.is_done() {
+            closers.into_iter().for_each(|done: oneshot::Sender<()>| {
+                let _ = done.send(());
+            });
+            return;
+        }
+        let deadline = dispatcher.next_deadline();
+        let wake = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            input = inputs.recv() => match input {
+                Some(Input::Submit(envelope, body, waiter)) => {
+                    if let Err((waiter, error)) = dispatcher.submit(envelope, body, waiter) {
+                        let _ = waiter.send(Err(error));
+                    }
+                }
+                Some(Input::Event(conn, event)) => {
+                    if event.ends_connection() {
+                        conns.remove(&conn);
+                    }
+                    dispatcher.handle(conn, event);
+                }
+                Some(Input::Close(done)) => {
+                    closers.extend(done);
+                    closing = true;
+                    dispatcher.close();
+                }
+                None => return,
+            },
+            () = wake => {}
+        }
+    }
+}
+
+/// One pooled connection: opens its session, then carries out commands until it is retired or
+/// its session fails, reporting each outcome.
+async fn connection(
+    conn: ConnId,
+    options: Options,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<Input>,
+) {
+    let report = |event| {
+        let _ = events.send(Input::Event(conn, event));
+    };
+    let mut session = match connect(options).await {
+        Ok(session) => session,
+        Err(error) => return report(ConnEvent::OpenFailed(error)),
+    };
+    report(ConnEvent::Opened);
+    while let Some(command) = commands.recv().await {
+        match command {
+            Command::Send(messages) => {
+                let (jobs, batch): (Vec<JobId>, Vec<_>) = messages
+                    .into_iter()
+                    .map(|(job, e, b)| (job, (e, b)))
+                    .unzip();
+                let sent = session.send_all(batch).await;
+                for event in ConnEvent::of_batch(&jobs, sent, session.error()) {
+                    if let ConnEvent::Report(job, r) = &event {
+                        tracing::info!(?job, verdict = %r.verdict, "message");
+                    }
+                    let ends = event.ends_connection();
+                    report(event);
+                    if ends {
+                        return;
+                    }
+                }
+            }
+            Command::Check => {
+                let ok = session.noop().await.is_ok();
+                report(ConnEvent::Checked(ok));
+                if !ok {
+                    return;
+                }
+            }
+            Command::Retire => {
+                let _ = session.quit().await;
+                return report(ConnEvent::Retired);
+            }
+        }
+    }
+}
