@@ -33,10 +33,12 @@
 #![forbid(unsafe_code)]
 
 mod drive;
+mod mailer;
 mod session;
 mod stream;
 mod tls;
 
+pub use mailer::Mailer;
 pub use session::{Session, connect, connect_over};
 pub use smtp_proto;
 pub use smtp_proto::driver::Error;

@@ -1,0 +1,266 @@
+//! A pool of sessions behind one handle: what an application keeps for its lifetime.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+
+use bytes::Bytes;
+use smtp_proto::driver::{ConnEvent, Dispatcher, Order};
+use smtp_proto::pool::{ConnId, JobId, PoolPolicy};
+use smtp_proto::{Envelope, TransactionReport, UsageError};
+
+use crate::{Error, Options, connect};
+
+type Waiter = mpsc::Sender<Result<TransactionReport, Error>>;
+
+enum Input {
+    Submit(Envelope, Bytes, Waiter),
+    Event(ConnId, ConnEvent),
+    /// Stop taking messages; the sender, if any, hears when everything is finished.
+    Close(Option<mpsc::Sender<()>>),
+}
+
+enum Command {
+    Send(Vec<(JobId, Envelope, Bytes)>),
+    Check,
+    Retire,
+}
+
+/// Closes the mailer when the last clone of its handle is dropped.
+#[derive(Debug)]
+struct Handle {
+    inputs: mpsc::Sender<Input>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.inputs.send(Input::Close(None));
+    }
+}
+
+/// Sends mail through a pool of connections to one server, from any number of threads.
+///
+/// The same as `smtp-tokio`'s `Mailer`, with blocking calls: cheap to clone (`Send + Sync`),
+/// kept for the application's lifetime, shared by a thread pool. A thread runs the pool and
+/// one thread runs each connection. Connections open as messages come (up to
+/// [`PoolPolicy::max_connections`]), are reused (RSET between transactions, a NOOP check
+/// after idling), and retired after a number of messages, an idle timeout or a `421`.
+/// Deferred messages are sent again after the policy's delays (5, 10 and 30 s by default, as
+/// AWS advises), messages the server never saw at once on another connection; unknown ones
+/// are never sent twice unless the policy says so. Every decision is the core's
+/// ([`smtp_proto::pool`]); this type only carries them out.
+///
+/// ```no_run
+/// use smtp_blocking::{Endpoint, Mailer, Options};
+/// use smtp_blocking::smtp_proto::{ClientId, Credentials, Envelope, Mailbox, Verdict};
+///
+/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// // Amazon SES over implicit TLS: the pool follows SES's limits (PoolPolicy::ses).
+/// let mut options = Options::new(Endpoint::ses("us-east-1", 465)?, ClientId::parse("client.example")?);
+/// options.config.credentials = Some(Credentials::password("AKIA...", "secret")?);
+/// let mailer = Mailer::new(options);
+/// let envelope = Envelope::new(Mailbox::parse("a@example.com")?, [Mailbox::parse("b@example.net")?]);
+/// let report = mailer.send(envelope, "Subject: hi\r\n\r\nHello\r\n".into())?;
+/// assert_eq!(report.verdict, Verdict::Delivered);
+/// mailer.close();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Mailer {
+    handle: Arc<Handle>,
+}
+
+impl Mailer {
+    /// A mailer for `options`, with the pool policy its endpoint calls for
+    /// ([`PoolPolicy::for_endpoint`]: Amazon SES's limits for an SES endpoint). Nothing
+    /// connects before the first message.
+    pub fn new(options: Options) -> Self {
+        let policy = PoolPolicy::for_endpoint(&options.endpoint);
+        Self::with_policy(options, policy)
+    }
+
+    /// A mailer for `options` following `policy`.
+    pub fn with_policy(options: Options, policy: PoolPolicy) -> Self {
+        let (inputs, receiver) = mpsc::channel();
+        let dispatcher = Dispatcher::new(policy, options.config.clone());
+        let events = inputs.clone();
+        thread::spawn(move || dispatch(dispatcher, options, receiver, events));
+        Self {
+            handle: Arc::new(Handle { inputs }),
+        }
+    }
+
+    /// Sends one message and returns its final report, after every try the policy allows: its
+    /// [`Verdict`](smtp_proto::Verdict) says what became of it. An error means it was never
+    /// sent: it is invalid, the mailer is closed, or no connection could be opened.
+    pub fn send(&self, envelope: Envelope, body: Bytes) -> Result<TransactionReport, Error> {
+        let result = self.enqueue(envelope, body).recv();
+        result.unwrap_or(Err(Error::Usage(UsageError::Closed)))
+    }
+
+    /// Sends several messages over the pooled connections, pipelined where the server allows,
+    /// and returns each one's result in input order.
+    pub fn send_all(
+        &self,
+        messages: impl IntoIterator<Item = (Envelope, Bytes)>,
+    ) -> Vec<Result<TransactionReport, Error>> {
+        let waiting: Vec<_> = messages
+            .into_iter()
+            .map(|(envelope, body)| self.enqueue(envelope, body))
+            .collect();
+        let closed = || Err(Error::Usage(UsageError::Closed));
+        waiting
+            .into_iter()
+            .map(|receiver| receiver.recv().unwrap_or_else(|_| closed()))
+            .collect()
+    }
+
+    /// Takes no more messages, lets those already given finish, QUITs every connection, and
+    /// returns when all are closed.
+    pub fn close(&self) {
+        let (done, closed) = mpsc::channel();
+        if self.handle.inputs.send(Input::Close(Some(done))).is_ok() {
+            let _ = closed.recv();
+        }
+    }
+
+    fn enqueue(
+        &self,
+        envelope: Envelope,
+        body: Bytes,
+    ) -> mpsc::Receiver<Result<TransactionReport, Error>> {
+        let (waiter, result) = mpsc::channel();
+        let _ = self
+            .handle
+            .inputs
+            .send(Input::Submit(envelope, body, waiter));
+        result
+    }
+}
+
+/// Carries out the dispatcher's orders: starts connections, hands them work, answers callers.
+fn dispatch(
+    mut dispatcher: Dispatcher<Waiter>,
+    options: Options,
+    inputs: mpsc::Receiver<Input>,
+    events: mpsc::Sender<Input>,
+) {
+    let mut conns: HashMap<ConnId, mpsc::Sender<Command>> = HashMap::new();
+    let mut closers = Vec::new();
+    let mut closing = false;
+    loop {
+        while let Some(order) = dispatcher.next_order() {
+            let command = match order {
+                Order::Open(conn) => {
+                    let (commands, receiver) = mpsc::channel();
+                    conns.insert(conn, commands);
+                    let (options, events) = (options.clone(), events.clone());
+                    thread::spawn(move || connection(conn, options, receiver, events));
+                    continue;
+                }
+                Order::Send { conn, messages } => (conn, Command::Send(messages)),
+                Order::Check(conn) => (conn, Command::Check),
+                Order::Retire(conn) => (conn, Command::Retire),
+                Order::Finished { waiter, result } => {
+                    let _ = waiter.send(result);
+                    continue;
+                }
+                _ => continue,
+            };
+            if let Some(commands) = conns.get(&command.0) {
+                let _ = commands.send(command.1);
+            }
+        }
+        if closing && dispatcher.is_done() {
+            closers.into_iter().for_each(|done: mpsc::Sender<()>| {
+                let _ = done.send(());
+            });
+            return;
+        }
+        let input = match dispatcher.next_deadline() {
+            Some(at) => {
+                match inputs.recv_timeout(at.saturating_duration_since(std::time::Instant::now())) {
+                    Ok(input) => input,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            None => match inputs.recv() {
+                Ok(input) => input,
+                Err(_) => return,
+            },
+        };
+        match input {
+            Input::Submit(envelope, body, waiter) => {
+                if let Err((waiter, error)) = dispatcher.submit(envelope, body, waiter) {
+                    let _ = waiter.send(Err(error));
+                }
+            }
+            Input::Event(conn, event) => {
+                if event.ends_connection() {
+                    conns.remove(&conn);
+                }
+                dispatcher.handle(conn, event);
+            }
+            Input::Close(done) => {
+                closers.extend(done);
+                closing = true;
+                dispatcher.close();
+            }
+        }
+    }
+}
+
+/// One pooled connection: opens its session, then carries out commands until it is retired or
+/// its session fails, reporting each outcome.
+fn connection(
+    conn: ConnId,
+    options: Options,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Input>,
+) {
+    let span = tracing::info_span!("smtp_connection", ?conn, host = %options.endpoint.host);
+    let _entered = span.enter();
+    let report = |event| {
+        let _ = events.send(Input::Event(conn, event));
+    };
+    let mut session = match connect(options) {
+        Ok(session) => session,
+        Err(error) => return report(ConnEvent::OpenFailed(error)),
+    };
+    report(ConnEvent::Opened);
+    while let Ok(command) = commands.recv() {
+        match command {
+            Command::Send(messages) => {
+                let (jobs, batch): (Vec<JobId>, Vec<_>) = messages
+                    .into_iter()
+                    .map(|(job, e, b)| (job, (e, b)))
+                    .unzip();
+                let sent = session.send_all(batch);
+                for event in ConnEvent::of_batch(&jobs, sent, session.error()) {
+                    if let ConnEvent::Report(job, r) = &event {
+                        tracing::info!(?job, verdict = %r.verdict, "message");
+                    }
+                    let ends = event.ends_connection();
+                    report(event);
+                    if ends {
+                        return;
+                    }
+                }
+            }
+            Command::Check => {
+                let ok = session.noop().is_ok();
+                report(ConnEvent::Checked(ok));
+                if !ok {
+                    return;
+                }
+            }
+            Command::Retire => {
+                let _ = session.quit();
+                return report(ConnEvent::Retired);
+            }
+        }
+    }
+}
