@@ -20,14 +20,16 @@ pub struct Args {
     pub to: Vec<String>,
     pub count: usize,
     pub concurrency: usize,
+    pub rate: Option<u32>,
+    pub max_per_connection: Option<usize>,
     pub timeout: Option<u64>,
     pub message: Option<String>,
 }
 
 pub const USAGE: &str = "usage: send [--host H --port P | --ses REGION [--port P]] \
 [--tls implicit|starttls|opportunistic|none] [--ca-file PEM] [--user U --password-env VAR] \
---from ADDR --to ADDR [--to ADDR ...] [--count N] [--concurrency C] [--timeout SECONDS] \
-[MESSAGE_FILE|-]";
+--from ADDR --to ADDR [--to ADDR ...] [--count N] [--concurrency C] [--rate MSGS_PER_SEC] \
+[--max-per-connection N] [--timeout SECONDS] [MESSAGE_FILE|-]";
 
 pub fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -61,6 +63,14 @@ pub fn parse_args() -> Result<Args, String> {
                 args.concurrency = value()?
                     .parse()
                     .map_err(|e| format!("--concurrency: {e}"))?
+            }
+            "--rate" => args.rate = Some(value()?.parse().map_err(|e| format!("--rate: {e}"))?),
+            "--max-per-connection" => {
+                args.max_per_connection = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--max-per-connection: {e}"))?,
+                )
             }
             "--timeout" => {
                 args.timeout = Some(value()?.parse().map_err(|e| format!("--timeout: {e}"))?)
@@ -164,51 +174,23 @@ pub fn message(
     ))
 }
 
-/// How many of `count` messages worker `worker` of `concurrency` sends.
-pub fn share(args: &Args, worker: usize) -> usize {
-    args.count / args.concurrency + usize::from(worker < args.count % args.concurrency)
-}
-
-/// The number of worker `worker`'s first message, counting from 1.
-pub fn first_of(args: &Args, worker: usize) -> usize {
-    1 + (0..worker).map(|w| share(args, w)).sum::<usize>()
-}
-
-/// What one connection came back with: the reports of its messages in input order, and the
-/// error that ended its session (or kept it from starting), if one did.
-pub struct Worker {
-    /// The number of its first message, counting from 1 across all connections.
-    pub first: usize,
-    /// How many messages it was given.
-    pub count: usize,
-    pub reports: Vec<TransactionReport>,
-    pub error: Option<smtp_proto::driver::Error>,
-}
-
-impl Worker {
-    /// A worker that connected and queued its messages: `sent` is what `send_all` returned,
-    /// `failure` the session's error after it, if it failed.
-    pub fn sent(
-        first: usize,
-        count: usize,
-        sent: Result<Vec<TransactionReport>, smtp_proto::driver::Error>,
-        failure: Option<&smtp_proto::Error>,
-    ) -> Self {
-        let (reports, error) = match sent {
-            Ok(reports) => (
-                reports,
-                failure.cloned().map(smtp_proto::driver::Error::Smtp),
-            ),
-            Err(error) => (Vec::new(), Some(error)),
-        };
-        Self {
-            first,
-            count,
-            reports,
-            error,
-        }
+/// The pool's policy for the endpoint (Amazon SES's limits for SES), with `--concurrency`
+/// connections at most, `--rate` and `--max-per-connection`.
+pub fn policy(args: &Args, endpoint: &smtp_proto::Endpoint) -> smtp_proto::pool::PoolPolicy {
+    let mut policy = smtp_proto::pool::PoolPolicy::for_endpoint(endpoint);
+    policy.max_connections = args.concurrency;
+    policy.batch = policy
+        .batch
+        .min(args.count.div_ceil(args.concurrency).max(1));
+    policy.rate = args.rate.map(smtp_proto::pool::Rate::per_second);
+    if args.max_per_connection.is_some() {
+        policy.max_messages_per_connection = args.max_per_connection;
     }
+    policy
 }
+
+/// What became of one message: its last report, or why it was never sent.
+pub type Sent = Result<TransactionReport, smtp_proto::driver::Error>;
 
 /// A message's line: its number, its verdict in words, and the server's words behind it.
 pub fn describe(number: usize, report: &TransactionReport) -> String {
@@ -245,52 +227,57 @@ pub fn describe(number: usize, report: &TransactionReport) -> String {
     line
 }
 
-/// Prints one line per message in input order, each failed session's cause, and the total;
-/// returns the exit status (see [`exit_status`]).
-pub fn summarise(workers: &[Worker], seconds: f64) -> u8 {
-    let (mut delivered, mut total) = (0, 0);
-    for worker in workers {
-        for (offset, report) in worker.reports.iter().enumerate() {
-            println!("{}", describe(worker.first + offset, report));
-            delivered += usize::from(report.verdict == Verdict::Delivered);
-        }
-        for number in worker.first + worker.reports.len()..worker.first + worker.count {
-            println!(
-                "message {number}: {}: never reached the server",
-                Verdict::NotAttempted
-            );
-        }
-        total += worker.count;
-        if let Some(error) = &worker.error {
-            match error.reply() {
-                Some(reply) => eprintln!("session failed: {error} (server said: {reply})"),
-                None => eprintln!("session failed: {error}"),
-            }
+/// A message's line when it was never sent.
+pub fn describe_unsent(number: usize, error: &smtp_proto::driver::Error) -> String {
+    match error.reply() {
+        Some(reply) => format!(
+            "message {number}: {}: {error} (server said: {reply})",
+            Verdict::NotAttempted
+        ),
+        None => format!("message {number}: {}: {error}", Verdict::NotAttempted),
+    }
+}
+
+/// Prints one line per message, numbered from 1 in input order, and the total; returns the
+/// exit status (see [`exit_status`]).
+pub fn summarise(results: &[Sent], seconds: f64) -> u8 {
+    for (index, result) in results.iter().enumerate() {
+        match result {
+            Ok(report) => println!("{}", describe(index + 1, report)),
+            Err(error) => println!("{}", describe_unsent(index + 1, error)),
         }
     }
+    let delivered = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.is_delivered()))
+        .count();
     println!(
-        "delivered {delivered} of {total} messages in {seconds:.3} s ({:.1} msg/s)",
+        "delivered {delivered} of {} messages in {seconds:.3} s ({:.1} msg/s)",
+        results.len(),
         delivered as f64 / seconds.max(1e-9)
     );
-    exit_status(workers)
+    exit_status(results)
 }
 
 /// The exit status after sendmail's convention, from every recipient's verdict: 0 when every
 /// recipient of every message was delivered, 69 (EX_UNAVAILABLE) when any was refused for good,
 /// 75 (EX_TEMPFAIL) when nothing was refused for good but something was deferred, unknown or
-/// not attempted. Messages with no report (the session never started) count as refused for
-/// good only if the session's error is permanent (a failed TLS handshake, refused
-/// credentials), as not attempted otherwise.
-pub fn exit_status(workers: &[Worker]) -> u8 {
+/// not attempted. A message never sent counts as refused for good only if the reason is
+/// permanent (a failed TLS handshake, refused credentials), as not attempted otherwise.
+pub fn exit_status(results: &[Sent]) -> u8 {
     let (mut all_delivered, mut refused_for_good) = (true, false);
-    for worker in workers {
-        for recipient in worker.reports.iter().flat_map(|r| &r.recipients) {
-            all_delivered &= recipient.verdict == Verdict::Delivered;
-            refused_for_good |= recipient.verdict == Verdict::Bounced;
-        }
-        if worker.reports.len() < worker.count {
-            all_delivered = false;
-            refused_for_good |= worker.error.as_ref().is_some_and(|e| !e.is_transient());
+    for result in results {
+        match result {
+            Ok(report) => {
+                for recipient in &report.recipients {
+                    all_delivered &= recipient.verdict == Verdict::Delivered;
+                    refused_for_good |= recipient.verdict == Verdict::Bounced;
+                }
+            }
+            Err(error) => {
+                all_delivered = false;
+                refused_for_good |= !error.is_transient();
+            }
         }
     }
     if refused_for_good {

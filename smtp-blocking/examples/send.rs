@@ -5,7 +5,8 @@
 //! cargo run -p smtp-blocking --example send -- [--host H --port P | --ses REGION [--port P]]
 //!     [--tls implicit|starttls|opportunistic|none] [--ca-file PEM]
 //!     [--user U --password-env VAR] --from ADDR --to ADDR [--to ADDR ...]
-//!     [--count N] [--concurrency C] [--timeout SECONDS] [MESSAGE_FILE|-]
+//!     [--count N] [--concurrency C] [--rate MSGS_PER_SEC] [--max-per-connection N]
+//!     [--timeout SECONDS] [MESSAGE_FILE|-]
 //! ```
 //!
 //! With no `--host` and no `--ses`, it starts the embedded SMTP server on 127.0.0.1 and sends
@@ -17,9 +18,9 @@ mod send_cli;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use send_cli::{Worker, parse_args};
+use send_cli::parse_args;
 use smtp_blocking::smtp_proto::{ClientId, Credentials, Timeouts, TlsMode};
-use smtp_blocking::{Endpoint, Options, connect};
+use smtp_blocking::{Endpoint, Mailer, Options};
 use smtp_tokio::server::{ServerOptions, TestServer};
 
 fn main() -> ExitCode {
@@ -79,35 +80,13 @@ fn run(args: send_cli::Args) -> Result<u8, Box<dyn std::error::Error>> {
     }
     let (envelope, body) = send_cli::message(&args)?;
 
+    let policy = send_cli::policy(&args, &options.endpoint);
+    let mailer = Mailer::with_policy(options, policy);
     let started = Instant::now();
-    let threads: Vec<_> = (0..args.concurrency)
-        .map(|worker| {
-            let (first, count) = (
-                send_cli::first_of(&args, worker),
-                send_cli::share(&args, worker),
-            );
-            let (options, envelope, body) = (options.clone(), envelope.clone(), body.clone());
-            std::thread::spawn(move || {
-                let mut session = match connect(options) {
-                    Ok(session) => session,
-                    Err(error) => return Worker::sent(first, count, Err(error), None),
-                };
-                let sent = session.send_all((0..count).map(|_| (envelope.clone(), body.clone())));
-                let worker = Worker::sent(first, count, sent, session.error());
-                if worker.error.is_none()
-                    && let Err(error) = session.quit()
-                {
-                    eprintln!("quit: {error}");
-                }
-                worker
-            })
-        })
-        .collect();
-    let mut workers = Vec::new();
-    for thread in threads {
-        workers.push(thread.join().map_err(|_| "a worker panicked")?);
-    }
-    let status = send_cli::summarise(&workers, started.elapsed().as_secs_f64());
+    let messages = (0..args.count).map(|_| (envelope.clone(), body.clone()));
+    let results = mailer.send_all(messages);
+    let status = send_cli::summarise(&results, started.elapsed().as_secs_f64());
+    mailer.close();
     if let Some(server) = server {
         println!(
             "the embedded server received {} messages",

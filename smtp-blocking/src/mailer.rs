@@ -221,7 +221,8 @@ fn connection(
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Input>,
 ) {
-    let span = tracing::info_span!("smtp_connection", ?conn, host = %options.endpoint.host);
+    let span =
+        tracing::info_span!(target: "smtp", "connection", ?conn, host = %options.endpoint.host);
     let _entered = span.enter();
     let report = |event| {
         let _ = events.send(Input::Event(conn, event));
@@ -241,7 +242,7 @@ fn connection(
                 let sent = session.send_all(batch);
                 for event in ConnEvent::of_batch(&jobs, sent, session.error()) {
                     if let ConnEvent::Report(job, r) = &event {
-                        tracing::info!(?job, verdict = %r.verdict, "message");
+                        tracing::debug!(target: "smtp", ?job, verdict = %r.verdict, "message settled");
                     }
                     let ends = event.ends_connection();
                     report(event);

@@ -137,9 +137,9 @@ impl Run {
         for (i, job) in jobs.into_iter().enumerate() {
             let at = self.now.saturating_add(ms(10 + 2 * i as u64));
             self.tries.entry(job).or_default().push(at);
-            let attempt = |verdict, session_closed| Attempt {
+            let attempt = |verdict, session_failed| Attempt {
                 verdict,
-                session_closed,
+                session_failed,
             };
             if closed {
                 reports.push((job, attempt(Verdict::NotAttempted, false)));

@@ -1,10 +1,14 @@
-//! Sends messages over SMTP and reports each outcome.
+//! Sends messages over SMTP through a pooled `Mailer` and reports each outcome: `--count`
+//! messages over at most `--concurrency` connections, at most `--rate` messages a second, each
+//! connection retired after `--max-per-connection` messages; deferred messages are sent again
+//! after the pool's delays, and a server that ends sessions with `421` is reconnected to.
 //!
 //! ```text
 //! cargo run -p smtp-tokio --example send -- [--host H --port P | --ses REGION [--port P]]
 //!     [--tls implicit|starttls|opportunistic|none] [--ca-file PEM]
 //!     [--user U --password-env VAR] --from ADDR --to ADDR [--to ADDR ...]
-//!     [--count N] [--concurrency C] [--timeout SECONDS] [MESSAGE_FILE|-]
+//!     [--count N] [--concurrency C] [--rate MSGS_PER_SEC] [--max-per-connection N]
+//!     [--timeout SECONDS] [MESSAGE_FILE|-]
 //! ```
 //!
 //! With no `--host` and no `--ses`, it starts an embedded SMTP server on 127.0.0.1 (STARTTLS
@@ -17,10 +21,10 @@ mod send_cli;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use send_cli::{Worker, parse_args};
+use send_cli::parse_args;
 use smtp_tokio::server::{ServerOptions, TestServer};
 use smtp_tokio::smtp_proto::{ClientId, Credentials, Timeouts, TlsMode};
-use smtp_tokio::{Endpoint, Options, connect};
+use smtp_tokio::{Endpoint, Mailer, Options};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -78,35 +82,13 @@ async fn run(args: send_cli::Args) -> Result<u8, Box<dyn std::error::Error>> {
     }
     let (envelope, body) = send_cli::message(&args)?;
 
+    let policy = send_cli::policy(&args, &options.endpoint);
+    let mailer = Mailer::with_policy(options, policy);
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..args.concurrency {
-        let (first, count) = (
-            send_cli::first_of(&args, worker),
-            send_cli::share(&args, worker),
-        );
-        let (options, envelope, body) = (options.clone(), envelope.clone(), body.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut session = match connect(options).await {
-                Ok(session) => session,
-                Err(error) => return Worker::sent(first, count, Err(error), None),
-            };
-            let messages = (0..count).map(|_| (envelope.clone(), body.clone()));
-            let sent = session.send_all(messages).await;
-            let worker = Worker::sent(first, count, sent, session.error());
-            if worker.error.is_none()
-                && let Err(error) = session.quit().await
-            {
-                eprintln!("quit: {error}");
-            }
-            worker
-        }));
-    }
-    let mut workers = Vec::new();
-    for task in tasks {
-        workers.push(task.await?);
-    }
-    let status = send_cli::summarise(&workers, started.elapsed().as_secs_f64());
+    let messages = (0..args.count).map(|_| (envelope.clone(), body.clone()));
+    let results = mailer.send_all(messages).await;
+    let status = send_cli::summarise(&results, started.elapsed().as_secs_f64());
+    mailer.close().await;
     if let Some(server) = server {
         println!(
             "the embedded server received {} messages",

@@ -165,7 +165,7 @@ async fn dispatch(
                 Order::Open(conn) => {
                     let (commands, receiver) = mpsc::unbounded_channel();
                     conns.insert(conn, commands);
-                    let span = tracing::info_span!("smtp_connection", ?conn, host = %options.endpoint.host);
+                    let span = tracing::info_span!(target: "smtp", "connection", ?conn, host = %options.endpoint.host);
                     let work = connection(conn, options.clone(), receiver, events.clone());
                     tokio::spawn(work.instrument(span));
                     continue;
@@ -247,7 +247,7 @@ async fn connection(
                 let sent = session.send_all(batch).await;
                 for event in ConnEvent::of_batch(&jobs, sent, session.error()) {
                     if let ConnEvent::Report(job, r) = &event {
-                        tracing::info!(?job, verdict = %r.verdict, "message");
+                        tracing::debug!(target: "smtp", ?job, verdict = %r.verdict, "message settled");
                     }
                     let ends = event.ends_connection();
                     report(event);

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use super::policy::{Limiter, PoolPolicy};
 use super::{ConnId, Decision, JobId};
-use crate::client::report::{TransactionReport, Verdict};
+use crate::client::report::{Outcome, TransactionReport, Verdict};
 use crate::client::time::Instant;
 
 #[derive(Debug)]
@@ -54,9 +54,10 @@ impl<R> Default for Job<R> {
 pub struct Attempt {
     /// The message's verdict.
     pub verdict: Verdict,
-    /// Whether the reply that decided it was `421`: the server ended the session, which says
-    /// nothing of the message.
-    pub session_closed: bool,
+    /// Whether the session failed under the message rather than the server refusing it: a
+    /// `421`, or a lost connection, a timeout or a malformed reply before the end of the data.
+    /// That says nothing of the message, which goes again at once on another connection.
+    pub session_failed: bool,
 }
 
 impl Attempt {
@@ -64,7 +65,8 @@ impl Attempt {
     pub fn of(report: &TransactionReport) -> Self {
         Self {
             verdict: report.verdict,
-            session_closed: report.reply().is_some_and(|r| r.is_service_closing()),
+            session_failed: matches!(report.outcome, Outcome::Interrupted(_))
+                || report.reply().is_some_and(|r| r.is_service_closing()),
         }
     }
 }
@@ -73,10 +75,11 @@ impl Attempt {
 /// keeps of each try (a [`TransactionReport`]); the last one comes back with the message's
 /// [`Decision::Finish`].
 ///
-/// Every submitted message ends in exactly one [`Decision::Finish`]. Deferred messages are
-/// tried again after the policy's delays, on whichever connection is free; messages that were
-/// not attempted (their connection failed first) and messages whose session ended with `421`
-/// go again at once, on another connection; unknown ones only if the policy says so.
+/// Every submitted message ends in exactly one [`Decision::Finish`]. Messages the server
+/// deferred (a `4yz`) are tried again after the policy's delays, on whichever connection is
+/// free; messages whose session failed under them (not attempted, a `421`, a connection lost
+/// before the end of the data) go again at once, on another connection; unknown ones only if
+/// the policy says so.
 #[derive(Debug)]
 pub struct Pool<R = TransactionReport> {
     policy: PoolPolicy,
@@ -247,7 +250,7 @@ impl<R> Pool<R> {
             c.in_flight.remove(&job);
             c.completed += usize::from(done_by_server);
         }
-        let session_closed = attempt.session_closed;
+        let session_failed = attempt.session_failed;
         let policy = &self.policy;
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
@@ -262,7 +265,7 @@ impl<R> Pool<R> {
             // Its connection failed first, or the session (not the message) was refused:
             // again at once, on whichever connection is free.
             Verdict::NotAttempted => at_once(),
-            Verdict::Deferred if session_closed => at_once(),
+            Verdict::Deferred if session_failed => at_once(),
             _ => {
                 entry.deferred += 1;
                 policy
