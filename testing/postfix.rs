@@ -49,6 +49,27 @@ impl Postfix {
         (self.dir.join("server.pem"), self.dir.join("server.key"))
     }
 
+    /// Waits up to twenty seconds for `expected` delivered messages holding `needle`; returns
+    /// how many there are, each counted once.
+    pub fn count_delivered(&self, needle: &str, expected: usize) -> usize {
+        let new = self.dir.join("mail/catchall/new");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let count = std::fs::read_dir(&new)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|entry| {
+                    std::fs::read_to_string(entry.path()).is_ok_and(|text| text.contains(needle))
+                })
+                .count();
+            if count >= expected || Instant::now() >= deadline {
+                return count;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Waits up to ten seconds for a delivered message holding `needle` and returns it.
     pub fn delivered(&self, needle: &str) -> Option<String> {
         let new = self.dir.join("mail/catchall/new");

@@ -14,10 +14,11 @@ use old_tls::OldTlsServer;
 use postfix::{
     IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER, envelope,
 };
+use smtp_blocking::smtp_proto::pool::PoolPolicy;
 use smtp_blocking::smtp_proto::{
     ClientId, Credentials, Error as SmtpError, Mechanism, StreamedBody, Timeouts, TlsMode,
 };
-use smtp_blocking::{Endpoint, Error, Options, connect};
+use smtp_blocking::{Endpoint, Error, Mailer, Options, connect};
 
 fn options(postfix: &Postfix, port: u16, mode: TlsMode, auth: bool) -> Options {
     let endpoint = Endpoint::with_mode("localhost", port, mode);
@@ -251,4 +252,30 @@ fn g7_a16_tls_below_1_2_fails_the_handshake() {
         let handshake = matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_)));
         assert_eq!(handshake, refused, "{flag}: {error:?}");
     }
+}
+
+/// The pooled mailer over implicit TLS and AUTH, from threads: 100 messages over up to 4
+/// connections, each retired after 30 messages, every one delivered exactly once.
+#[test]
+fn mailer_delivers_every_message_once_over_pooled_implicit_tls_sessions() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    let tag = postfix::unique_id("blocking-mailer");
+    let mut policy = PoolPolicy::default();
+    policy.max_connections = 4;
+    policy.max_messages_per_connection = Some(30);
+    let options = options(&postfix, IMPLICIT_PORT, TlsMode::Implicit, true);
+    let mailer = Mailer::with_policy(options, policy);
+    let messages = (0..100).map(|i| {
+        let body = postfix::message(&format!("{i}.{tag}"), "");
+        (envelope(&["rcpt@example.net"]), Bytes::from(body))
+    });
+    let results = mailer.send_all(messages);
+    for result in &results {
+        let report = result.as_ref().expect("sent");
+        assert!(report.is_delivered(), "{report:?}");
+    }
+    mailer.close();
+    assert_eq!(postfix.count_delivered(&tag, 100), 100);
 }
