@@ -112,7 +112,9 @@ struct Waiting<W> {
     waiter: W,
 }
 
-/// A pool of connections with the messages it carries: see the [module docs](self).
+/// A pool of connections ([`Pool`]) with the messages it carries: the bookkeeping a mailer
+/// needs, turning the pool's decisions into [`Order`]s for connections and what connections
+/// report ([`ConnEvent`]) back into the pool.
 pub struct Dispatcher<W> {
     pool: Pool,
     clock: Clock,
