@@ -64,7 +64,13 @@ pub fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--concurrency: {e}"))?
             }
-            "--rate" => args.rate = Some(value()?.parse().map_err(|e| format!("--rate: {e}"))?),
+            "--rate" => {
+                let rate: u32 = value()?.parse().map_err(|e| format!("--rate: {e}"))?;
+                if rate == 0 {
+                    return Err("--rate: at least 1 message a second".into());
+                }
+                args.rate = Some(rate);
+            }
             "--max-per-connection" => {
                 args.max_per_connection = Some(
                     value()?

@@ -169,8 +169,12 @@ fn dispatch(
                 }
                 _ => continue,
             };
-            if let Some(commands) = conns.get(&command.0) {
-                let _ = commands.send(command.1);
+            let (conn, command) = command;
+            let delivered = conns.get(&conn).is_some_and(|c| c.send(command).is_ok());
+            if !delivered {
+                // Its task is gone without a word: what it held may have gone out.
+                conns.remove(&conn);
+                dispatcher.handle(conn, ConnEvent::Vanished);
             }
         }
         if closing && dispatcher.is_done() {
@@ -213,6 +217,31 @@ fn dispatch(
     }
 }
 
+/// Reports a connection's events; if the connection's task ends without a final one (it
+/// panicked), reports [`ConnEvent::Vanished`] when dropped.
+struct Reporter {
+    conn: ConnId,
+    events: mpsc::Sender<Input>,
+    ended: bool,
+}
+
+impl Reporter {
+    fn report(&mut self, event: ConnEvent) {
+        self.ended |= event.ends_connection();
+        let _ = self.events.send(Input::Event(self.conn, event));
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        if !self.ended {
+            let _ = self
+                .events
+                .send(Input::Event(self.conn, ConnEvent::Vanished));
+        }
+    }
+}
+
 /// One pooled connection: opens its session, then carries out commands until it is retired or
 /// its session fails, reporting each outcome.
 fn connection(
@@ -224,9 +253,12 @@ fn connection(
     let span =
         tracing::info_span!(target: "smtp", "connection", ?conn, host = %options.endpoint.host);
     let _entered = span.enter();
-    let report = |event| {
-        let _ = events.send(Input::Event(conn, event));
+    let mut reporter = Reporter {
+        conn,
+        events,
+        ended: false,
     };
+    let mut report = |event| reporter.report(event);
     let mut session = match connect(options) {
         Ok(session) => session,
         Err(error) => return report(ConnEvent::OpenFailed(error)),

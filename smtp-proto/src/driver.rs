@@ -93,6 +93,10 @@ pub enum Error {
     /// [`Client::cancel`](crate::Client::cancel)).
     #[error("reading the message body: {0}")]
     BodyRead(io::Error),
+    /// A pooled message's connection ended without its report: it may have been delivered, so
+    /// it was not sent again.
+    #[error("the connection ended without the message's report; it may have been delivered")]
+    ReportLost,
     /// A pooled message never reached a server: no connection could be opened (`cause`, the
     /// last connection's error) within the policy's tries.
     #[error("not sent: {cause}")]
@@ -167,7 +171,9 @@ impl PartialEq for Error {
             }
             (Self::NoGreetingOnImplicitPort(a), Self::NoGreetingOnImplicitPort(b)) => a == b,
             (Self::NotSent { cause: a, .. }, Self::NotSent { cause: b, .. }) => a == b,
-            (Self::ConnectTimeout, Self::ConnectTimeout) => true,
+            (Self::ConnectTimeout, Self::ConnectTimeout) | (Self::ReportLost, Self::ReportLost) => {
+                true
+            }
             _ => false,
         }
     }

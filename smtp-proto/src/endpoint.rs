@@ -75,11 +75,14 @@ impl Endpoint {
         Self::new(ses_host(region), port)
     }
 
-    /// Whether this is an Amazon SES endpoint (`email-smtp.<region>.amazonaws.com`), whose
-    /// limits [`PoolPolicy::ses`](crate::pool::PoolPolicy::ses) follows.
+    /// Whether this is an Amazon SES endpoint (`email-smtp.<region>.amazonaws.com`, the FIPS
+    /// `email-smtp-fips.<region>.amazonaws.com`, with or without a final dot), whose limits
+    /// [`PoolPolicy::ses`](crate::pool::PoolPolicy::ses) follows. A VPC endpoint's name cannot
+    /// be told apart: choose that policy by hand for one.
     pub fn is_ses(&self) -> bool {
         let host = self.host.to_ascii_lowercase();
-        host.starts_with("email-smtp.") && host.ends_with(".amazonaws.com")
+        let host = host.strip_suffix('.').unwrap_or(&host);
+        host.starts_with("email-smtp") && host.ends_with(".amazonaws.com")
     }
 
     /// Whether the port usually expects implicit TLS while the mode is not implicit TLS: the
@@ -99,6 +102,30 @@ pub fn ses_host(region: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ses_endpoints_are_told_by_their_host() {
+        for host in [
+            "email-smtp.us-east-1.amazonaws.com",
+            "EMAIL-SMTP.eu-west-1.amazonaws.com.",
+            "email-smtp-fips.us-gov-west-1.amazonaws.com",
+        ] {
+            assert!(
+                super::Endpoint::new(host, 587).expect("port").is_ses(),
+                "{host}"
+            );
+        }
+        for host in [
+            "smtp.example.com",
+            "email-smtp.example.com",
+            "amazonaws.com",
+        ] {
+            assert!(
+                !super::Endpoint::new(host, 587).expect("port").is_ses(),
+                "{host}"
+            );
+        }
+    }
+
     use super::*;
 
     use alloc::string::ToString;

@@ -394,6 +394,115 @@ fn rfc5321_4_1_1_9_idle_connections_are_checked_before_reuse_and_retired_after_t
     assert!(matches!(run.pool.poll(run.now), Some(Decision::Check(_))));
 }
 
+#[test]
+fn a_cap_learned_from_one_421_holds_only_for_the_cooldown() {
+    let mut run = Run::new(PoolPolicy::default(), ses(4, 3));
+    run.submit(5);
+    run.run();
+    assert_eq!(
+        run.verdicts(),
+        HashMap::from([(Some(Verdict::Delivered), 5)])
+    );
+    // Two minutes later the server's 421 is forgotten: one connection takes a whole batch.
+    run.now = run.now.saturating_add(Duration::from_secs(120));
+    run.ses.per_session = usize::MAX;
+    let later = run.submit(10);
+    run.run();
+    let connections: BTreeSet<_> = later.iter().map(|j| run.tries[j].len()).collect();
+    assert_eq!(connections, BTreeSet::from([1]), "each sent once");
+    assert_eq!(run.ses.open.len(), 0);
+}
+
+#[test]
+fn a_rate_counts_recipients_as_ses_does() {
+    let mut policy = PoolPolicy::default();
+    policy.rate = Some(Rate::per_second(30));
+    let mut run = Run::new(policy, ses(4, usize::MAX));
+    // Messages of three recipients each: ten a second.
+    for _ in 0..40 {
+        run.pool.submit_weighted(run.now, 3);
+    }
+    run.run();
+    let two_seconds = Instant::from_duration(Duration::from_secs(2));
+    let early = run
+        .ses
+        .delivery_times
+        .iter()
+        .filter(|&&t| t < two_seconds)
+        .count();
+    assert!(
+        (19..=23).contains(&early),
+        "{early} messages of 3 recipients in 2 s at 30/s"
+    );
+}
+
+#[test]
+fn a_connection_that_vanishes_never_has_its_messages_sent_again() {
+    let mut pool: Pool<Attempt> = Pool::new(PoolPolicy::default());
+    let now = Instant::ZERO;
+    let jobs = [pool.submit(now), pool.submit(now)];
+    let Some(Decision::Open(conn)) = pool.poll(now) else {
+        panic!("a connection");
+    };
+    pool.opened(now, conn);
+    assert!(matches!(pool.poll(now), Some(Decision::Send { .. })));
+    pool.vanished(now, conn);
+    let mut vanished = Vec::new();
+    while let Some(decision) = pool.poll(now) {
+        match decision {
+            Decision::Vanished { job } => vanished.push(job),
+            other => panic!("nothing else: {other:?}"),
+        }
+    }
+    assert_eq!(vanished, jobs);
+    assert_eq!(pool.unfinished(), 0);
+}
+
+#[test]
+fn connection_failures_give_up_what_waits_but_not_what_is_delayed() {
+    let mut pool: Pool<Attempt> = Pool::new(PoolPolicy::default());
+    let mut now = Instant::ZERO;
+    let delayed = pool.submit(now);
+    let Some(Decision::Open(first)) = pool.poll(now) else {
+        panic!("a connection");
+    };
+    pool.opened(now, first);
+    assert!(matches!(pool.poll(now), Some(Decision::Send { .. })));
+    let throttled = Attempt {
+        verdict: Verdict::Deferred,
+        session_failed: false,
+    };
+    pool.reported(now, first, delayed, throttled, throttled);
+    pool.lost(now, first, false);
+    // The server is gone: a new message waits for a connection that never opens.
+    let waiting = pool.submit(now);
+    let mut given_up = Vec::new();
+    while given_up.is_empty() {
+        match pool.poll(now) {
+            Some(Decision::Open(conn)) => pool.open_failed(now, conn, false),
+            Some(Decision::Finish { job, report }) => given_up.push((job, report)),
+            Some(other) => panic!("{other:?}"),
+            None => now = pool.next_deadline().expect("a retry of the connection"),
+        }
+    }
+    assert_eq!(
+        given_up,
+        [(waiting, None)],
+        "only what waited for a connection"
+    );
+    assert_eq!(pool.unfinished(), 1, "the delayed message keeps its tries");
+    // Its retry finds a server again.
+    now = pool.next_deadline().expect("the retry");
+    let Some(Decision::Open(conn)) = pool.poll(now) else {
+        panic!("a connection for the retry");
+    };
+    pool.opened(now, conn);
+    let Some(Decision::Send { jobs, .. }) = pool.poll(now) else {
+        panic!("the retry");
+    };
+    assert_eq!(jobs, [delayed]);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -413,6 +522,7 @@ mod properties {
             batch in 1usize..40,
             pool_connections in 1usize..6,
             messages in 1usize..60,
+            close_at_once in any::<bool>(),
         ) {
             let mut policy = PoolPolicy::default();
             policy.rate = rate.map(Rate::per_second);
@@ -421,6 +531,10 @@ mod properties {
             let server = Ses { throttle, ..ses(max_connections, per_session) };
             let mut run = Run::new(policy, server);
             let jobs = run.submit(messages);
+            if close_at_once {
+                // Closing stops nothing already submitted, delayed retries included.
+                run.pool.close();
+            }
             for (i, job) in jobs.iter().enumerate() {
                 if lost_replies.contains(&(i as u64)) {
                     run.ses.lose_reply_of.insert(*job);
@@ -437,6 +551,9 @@ mod properties {
                     Some(Verdict::Delivered) | Some(Verdict::Unknown) => prop_assert_eq!(taken, 1),
                     _ => prop_assert_eq!(taken, 0, "{:?} ended {:?}", job, verdict),
                 }
+            }
+            if close_at_once {
+                prop_assert_eq!(run.pool.connections(), 0, "every connection retired");
             }
         }
     }

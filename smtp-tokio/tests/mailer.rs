@@ -194,3 +194,31 @@ async fn invalid_messages_are_refused_at_once_and_ses_takes_50_recipients() {
     assert!(matches!(error, Error::Usage(_)), "{error:?}");
     assert_eq!(server.accepted_connections(), 0, "nothing was sent");
 }
+
+#[tokio::test]
+async fn close_waits_for_messages_delayed_for_a_retry_and_gives_each_its_result() {
+    let server = server(Limits::none().per_second(1)).await;
+    let mut policy = PoolPolicy::default();
+    policy.retry_delays = vec![Duration::from_millis(1100); 2];
+    let mailer = Mailer::with_policy(options(server.addr().port()), policy);
+    let sending = {
+        let mailer = mailer.clone();
+        tokio::spawn(async move { mailer.send_all((0..3).map(message)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Two messages are delayed for their retry now; closing must not strand them.
+    mailer.close().await;
+    let results = sending.await.expect("send_all returned");
+    let stored = stored(&server);
+    let delivered = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.is_delivered()))
+        .count();
+    assert_eq!(delivered, 3, "{results:?}");
+    assert!(stored.values().all(|&n| n == 1));
+    assert_eq!(
+        server.connections().len(),
+        server.accepted_connections(),
+        "all closed"
+    );
+}

@@ -66,6 +66,9 @@ pub enum ConnEvent {
     Checked(bool),
     /// The connection was closed after QUIT.
     Retired,
+    /// The connection's task ended without a final event (it failed, or its batch came back
+    /// without every report): what it was sending may have been delivered.
+    Vanished,
 }
 
 impl ConnEvent {
@@ -73,7 +76,11 @@ impl ConnEvent {
     pub fn ends_connection(&self) -> bool {
         matches!(
             self,
-            Self::OpenFailed(_) | Self::Lost(_) | Self::Checked(false) | Self::Retired
+            Self::OpenFailed(_)
+                | Self::Lost(_)
+                | Self::Checked(false)
+                | Self::Retired
+                | Self::Vanished
         )
     }
 
@@ -95,8 +102,11 @@ impl ConnEvent {
                 .map(|&job| Self::Refused(job, Error::Usage(*error)))
                 .into_iter()
                 .collect(),
-            // The session had failed already; its messages go again elsewhere.
-            Err(_) => Vec::new(),
+            // The session had failed or closed before the batch: nothing of it went out, so
+            // its messages go again elsewhere.
+            Err(Error::Smtp(_) | Error::Usage(UsageError::Closed)) => Vec::new(),
+            // Anything else came after sending: never guess what became of the messages.
+            Err(_) => return alloc::vec![Self::Vanished],
         };
         events.push(match session_error {
             Some(error) => Self::Lost(error.clone()),
@@ -167,7 +177,8 @@ impl<W> Dispatcher<W> {
         if let Err(e) = Client::check_message(&self.config, &envelope, &body) {
             return Err((waiter, Error::Usage(e)));
         }
-        let job = self.pool.submit(self.clock.now());
+        let recipients = u32::try_from(envelope.recipients.len()).unwrap_or(u32::MAX);
+        let job = self.pool.submit_weighted(self.clock.now(), recipients);
         let waiting = Waiting {
             envelope,
             body,
@@ -210,6 +221,10 @@ impl<W> Dispatcher<W> {
             },
             Decision::Check(conn) => Order::Check(conn),
             Decision::Retire(conn) => Order::Retire(conn),
+            Decision::Vanished { job } => Order::Finished {
+                waiter: self.messages.remove(&job)?.waiter,
+                result: Err(Error::ReportLost),
+            },
             Decision::Finish { job, report } => {
                 let waiting = self.messages.remove(&job)?;
                 let never_sent = || Error::NotSent {
@@ -237,7 +252,10 @@ impl<W> Dispatcher<W> {
     pub fn handle(&mut self, conn: ConnId, event: ConnEvent) {
         let now = self.clock.now();
         match event {
-            ConnEvent::Opened => self.pool.opened(now, conn),
+            ConnEvent::Opened => {
+                self.last_failure = None;
+                self.pool.opened(now, conn);
+            }
             ConnEvent::OpenFailed(error) => {
                 let permanent = !error.is_transient();
                 self.last_failure = Some(error);
@@ -261,6 +279,7 @@ impl<W> Dispatcher<W> {
             }
             ConnEvent::Checked(ok) => self.pool.checked(now, conn, ok),
             ConnEvent::Retired => self.pool.retired(conn),
+            ConnEvent::Vanished => self.pool.vanished(now, conn),
         }
     }
 
@@ -275,5 +294,65 @@ impl<W> Dispatcher<W> {
     /// [`close`](Self::close), the mailer may stop.
     pub fn is_done(&self) -> bool {
         self.messages.is_empty() && self.pool.connections() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::error::{Disconnect, Stage};
+
+    fn jobs() -> Vec<JobId> {
+        vec![JobId(0), JobId(1)]
+    }
+
+    #[test]
+    fn a_batch_refused_before_anything_went_out_goes_again() {
+        let failed = SessionError::Timeout(Stage::Mail);
+        let events = ConnEvent::of_batch(&jobs(), Err(Error::Smtp(failed.clone())), Some(&failed));
+        assert!(
+            matches!(events.as_slice(), [ConnEvent::Lost(_)]),
+            "{events:?}"
+        );
+        let closed = Err(Error::Usage(UsageError::Closed));
+        let events = ConnEvent::of_batch(&jobs(), closed, None);
+        assert!(
+            matches!(events.as_slice(), [ConnEvent::BatchDone]),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn one_invalid_message_is_refused_alone() {
+        let invalid = UsageError::InBatch {
+            index: 1,
+            error: alloc::boxed::Box::new(UsageError::NoRecipients),
+        };
+        let events = ConnEvent::of_batch(&jobs(), Err(Error::Usage(invalid)), None);
+        assert!(
+            matches!(
+                events.as_slice(),
+                [
+                    ConnEvent::Refused(JobId(1), Error::Usage(UsageError::NoRecipients)),
+                    ConnEvent::BatchDone
+                ]
+            ),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn any_other_failure_after_sending_is_never_guessed() {
+        let lost = SessionError::ConnectionLost {
+            stage: Stage::DataEnd,
+            cause: Disconnect::Reset,
+        };
+        let odd = Err(Error::Usage(UsageError::UnknownId));
+        let events = ConnEvent::of_batch(&jobs(), odd, Some(&lost));
+        assert!(
+            matches!(events.as_slice(), [ConnEvent::Vanished]),
+            "{events:?}"
+        );
+        assert!(events[0].ends_connection());
     }
 }

@@ -56,6 +56,12 @@ pub enum Decision<R = TransactionReport> {
     Check(ConnId),
     /// QUIT the connection and close it (RFC 5321 §4.1.1.10); then call [`Pool::retired`].
     Retire(ConnId),
+    /// The message's connection ended without its report (the driver's task failed): it may
+    /// have been delivered, so it is not sent again.
+    Vanished {
+        /// The message.
+        job: JobId,
+    },
     /// The message is done: delivered, bounced, unknown, or given up after its tries (its last
     /// report says why). `None` if it never reached a server: the connections failed.
     Finish {

@@ -7,9 +7,10 @@ use core::time::Duration;
 
 use crate::client::time::Instant;
 
-/// A rate of messages shared by every connection of a pool: at most one message per
-/// `interval`, with bursts of at most [`burst`](Self::burst) messages, so that over any window
-/// of time `t` at most `t / interval + burst` messages start.
+/// A rate of messages shared by every connection of a pool: one message per `interval` on
+/// average, with bursts of at most [`burst`](Self::burst) after a pause, so that over any
+/// window of time `t` at most `t / interval + burst` messages start. A message counts once per
+/// recipient (as Amazon SES counts its sending rate) when the pool knows its recipients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
     interval: Duration,
@@ -17,7 +18,8 @@ pub struct Rate {
 }
 
 impl Rate {
-    /// `messages` per second (at least 1), in bursts of up to a tenth of a second's worth.
+    /// `messages` per second (at least 1), in bursts of up to a tenth of a second's worth (at
+    /// least 1): `per_second(50)` lets 5 go at once after a pause, 55 in the first second.
     pub fn per_second(messages: u32) -> Self {
         let messages = messages.max(1);
         Self {
@@ -59,14 +61,17 @@ impl Limiter {
         }
     }
 
-    /// How many messages (up to `wanted`) may start at `now`; they are counted as started.
-    pub(crate) fn admit(&mut self, now: Instant, wanted: usize) -> usize {
-        let mut admitted = 0;
-        while admitted < wanted && self.next_admission(now) <= now {
-            self.due = self.due.max(now).saturating_add(self.rate.interval);
-            admitted += 1;
+    /// Whether a message counting `weight` times may start at `now`; if so it is counted as
+    /// started, `weight` slots of the schedule.
+    pub(crate) fn admit(&mut self, now: Instant, weight: u32) -> bool {
+        if self.next_admission(now) > now {
+            return false;
         }
-        admitted
+        self.due = self
+            .due
+            .max(now)
+            .saturating_add(self.rate.interval * weight);
+        true
     }
 
     /// When one more message may start: `now` or later.
@@ -83,13 +88,14 @@ impl Limiter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolPolicy {
-    /// The most connections open at once. Default 4. When a server refuses a connection while
+    /// The most connections open at once. Default 4. When a connection fails to open while
     /// others are open (SES: `421 Too many concurrent SMTP connections`), the pool stays at the
     /// count it had for [`limit_cooldown`](Self::limit_cooldown).
     pub max_connections: usize,
     /// Retire a connection (QUIT) after this many messages; `None` for no limit. When a server
     /// ends a session with `421` after some messages (SES: `Maximum message count per session
-    /// reached`, after a few hundred), the pool retires later connections before that count.
+    /// reached`, after a few hundred), the pool retires connections at that count for
+    /// [`limit_cooldown`](Self::limit_cooldown), then tries more again.
     pub max_messages_per_connection: Option<usize>,
     /// How many messages one connection is given at a time, pipelined when the server allows.
     /// Default 32.
@@ -98,8 +104,9 @@ pub struct PoolPolicy {
     pub idle_timeout: Duration,
     /// Before reusing a connection that idled this long, check it with NOOP. Default 10 s.
     pub check_after_idle: Duration,
-    /// The most messages per second over all connections; `None` for no limit. SES accounts
-    /// have a maximum send rate (1 per second in the sandbox, 14 or more in production).
+    /// Messages per second over all connections, counted by recipient; `None` for no limit.
+    /// SES accounts have a maximum send rate in recipients per second (1 in the sandbox, 14 or
+    /// more in production).
     pub rate: Option<Rate>,
     /// How long to wait before each new try of a deferred message (a `4yz`, such as SES's
     /// `454 Throttling failure`); after the last, the message is given up with its last reply.
@@ -111,8 +118,10 @@ pub struct PoolPolicy {
     /// How many times a message may come back not attempted (its connection failed before the
     /// server answered it) before it is given up. Default 5.
     pub max_not_attempted: u32,
-    /// How many connections in a row may fail to open before every waiting message is given
-    /// up. Default 5; the pool waits 1 s, 2 s, 4 s ... (at most 30 s) between them.
+    /// How many connections in a row may fail to open (with none open) before the messages
+    /// waiting for one are given up. Default 5; the pool waits 1 s, 2 s, 4 s ... (at most 30 s)
+    /// between them. Messages delayed for a retry keep their own tries. A permanent failure
+    /// (a certificate or credentials refused) gives the waiting messages up at once.
     pub max_connect_failures: u32,
     /// How long the pool keeps to the connection count at which a server refused one more.
     /// Default 60 s.

@@ -34,19 +34,22 @@ struct Conn {
 
 #[derive(Debug)]
 struct Job<R> {
+    /// What it counts for against the rate: its recipients (Amazon SES counts those).
+    weight: u32,
+    /// Connections that failed to open while it waited for one.
+    waited: u32,
     deferred: u32,
     not_attempted: u32,
     report: Option<R>,
 }
 
-impl<R> Default for Job<R> {
-    fn default() -> Self {
-        Self {
-            deferred: 0,
-            not_attempted: 0,
-            report: None,
-        }
-    }
+/// How a message ended, waiting to be handed out as a decision.
+#[derive(Debug)]
+enum End<R> {
+    /// With its last report, or none if it never reached a server.
+    Finished(Option<R>),
+    /// Its connection ended without its report.
+    Vanished,
 }
 
 /// What the pool needs to know of a message's report to decide its fate.
@@ -91,13 +94,14 @@ pub struct Pool<R = TransactionReport> {
     conns: Vec<Conn>,
     next_job: u64,
     next_conn: u64,
-    finished: VecDeque<(JobId, Option<R>)>,
+    finished: VecDeque<(JobId, End<R>)>,
     connect_failures: u32,
     next_open_at: Instant,
     /// A server refused a connection beyond this many, until the instant given.
     limit: Option<(usize, Instant)>,
-    /// Messages per connection a server allowed before it ended a session with `421`.
-    learned_max: Option<usize>,
+    /// Messages per connection a server allowed before it ended a session with `421`, until
+    /// the instant given.
+    learned_max: Option<(usize, Instant)>,
     closing: bool,
 }
 
@@ -128,12 +132,26 @@ impl<R> Pool<R> {
         &self.policy
     }
 
-    /// Queues a message; it goes out as soon as a connection and the rate allow.
+    /// Queues a message with one recipient; it goes out as soon as a connection and the rate
+    /// allow.
     pub fn submit(&mut self, now: Instant) -> JobId {
+        self.submit_weighted(now, 1)
+    }
+
+    /// Queues a message that counts `recipients` times against the rate, as Amazon SES counts
+    /// its sending rate in recipients.
+    pub fn submit_weighted(&mut self, now: Instant, recipients: u32) -> JobId {
         self.observe(now);
         let id = JobId(self.next_job);
         self.next_job += 1;
-        self.jobs.insert(id, Job::default());
+        let job = Job {
+            weight: recipients.max(1),
+            waited: 0,
+            deferred: 0,
+            not_attempted: 0,
+            report: None,
+        };
+        self.jobs.insert(id, job);
         self.ready.push_back(id);
         id
     }
@@ -148,8 +166,8 @@ impl<R> Pool<R> {
         self.conns.len()
     }
 
-    /// Stops opening connections and retires each as soon as it has nothing to do; messages
-    /// already submitted still finish.
+    /// Retires each connection as soon as it has nothing to do; messages already submitted
+    /// still finish (delayed ones after their delay, on connections opened for them).
     pub fn close(&mut self) {
         self.closing = true;
     }
@@ -158,8 +176,11 @@ impl<R> Pool<R> {
     /// submission, and again at [`next_deadline`](Self::next_deadline).
     pub fn poll(&mut self, now: Instant) -> Option<Decision<R>> {
         self.observe(now);
-        if let Some((job, report)) = self.finished.pop_front() {
-            return Some(Decision::Finish { job, report });
+        if let Some((job, end)) = self.finished.pop_front() {
+            return Some(match end {
+                End::Finished(report) => Decision::Finish { job, report },
+                End::Vanished => Decision::Vanished { job },
+            });
         }
         while let Some(&(due, job)) = self.delayed.first() {
             if due > self.now {
@@ -228,9 +249,29 @@ impl<R> Pool<R> {
             self.limit = Some((alive, now.saturating_add(self.policy.limit_cooldown)));
         }
         self.next_open_at = now.saturating_add(self.policy.connect_backoff(self.connect_failures));
-        let exhausted = permanent || self.connect_failures >= self.policy.max_connect_failures;
-        if exhausted && alive == 0 {
-            self.give_up_waiting();
+        if alive > 0 {
+            return;
+        }
+        // Each message waiting for a connection counts the failures it waited through, and is
+        // given up after the policy's number (or at once for a permanent failure); messages
+        // still delayed for a retry, or submitted later, have their own counts.
+        let max = if permanent {
+            1
+        } else {
+            self.policy.max_connect_failures
+        };
+        let mut given_up = Vec::new();
+        for &job in &self.ready {
+            if let Some(entry) = self.jobs.get_mut(&job) {
+                entry.waited += 1;
+                if entry.waited >= max {
+                    given_up.push(job);
+                }
+            }
+        }
+        self.ready.retain(|job| !given_up.contains(job));
+        for job in given_up {
+            self.finish(job);
         }
     }
 
@@ -316,9 +357,30 @@ impl<R> Pool<R> {
             return;
         };
         if closed_by_server && c.completed > 0 {
-            self.learned_max = Some(self.learned_max.map_or(c.completed, |m| m.min(c.completed)));
+            // For a while: a 421 for another reason (maintenance, a restart) must not cap every
+            // later connection for good.
+            let until = now.saturating_add(self.policy.limit_cooldown);
+            let learned = self
+                .per_connection_learned()
+                .map_or(c.completed, |m| m.min(c.completed));
+            self.learned_max = Some((learned, until));
         }
         self.requeue_unreported(c.in_flight);
+    }
+
+    /// Connection `conn` ended without reporting every message it was given (its task
+    /// failed): those may have been delivered, so they are not sent again
+    /// ([`Decision::Vanished`]).
+    pub fn vanished(&mut self, now: Instant, conn: ConnId) {
+        self.observe(now);
+        let Some(c) = self.remove(conn) else {
+            return;
+        };
+        for job in c.in_flight {
+            if self.jobs.remove(&job).is_some() {
+                self.finished.push_back((job, End::Vanished));
+            }
+        }
     }
 
     /// The NOOP check of `conn` passed (`ok`) or failed; a failed connection is dropped.
@@ -339,8 +401,18 @@ impl<R> Pool<R> {
     }
 
     /// Gives work to a ready connection, checks or retires one; the first that applies.
+    /// The cap on messages per connection learned from a `421`, while it holds.
+    fn per_connection_learned(&self) -> Option<usize> {
+        self.learned_max
+            .filter(|&(_, until)| self.now < until)
+            .map(|(max, _)| max)
+    }
+
     fn use_ready_connection(&mut self) -> Option<Decision<R>> {
-        let per_connection = match (self.policy.max_messages_per_connection, self.learned_max) {
+        let per_connection = match (
+            self.policy.max_messages_per_connection,
+            self.per_connection_learned(),
+        ) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -369,14 +441,25 @@ impl<R> Pool<R> {
                 .max(1)
                 .min(allowance)
                 .min(self.ready.len());
-            let admitted = match &mut self.limiter {
-                Some(limiter) => limiter.admit(now, wanted),
-                None => wanted,
-            };
+            let mut admitted = 0;
+            while admitted < wanted {
+                let job = self.ready.get(admitted).and_then(|j| self.jobs.get(j));
+                let weight = job.map_or(1, |j| j.weight);
+                let allowed = self.limiter.as_mut().is_none_or(|l| l.admit(now, weight));
+                if !allowed {
+                    break;
+                }
+                admitted += 1;
+            }
             if admitted == 0 {
                 return None;
             }
             let jobs: Vec<JobId> = self.ready.drain(..admitted).collect();
+            for job in &jobs {
+                if let Some(entry) = self.jobs.get_mut(job) {
+                    entry.waited = 0;
+                }
+            }
             let conn = &mut self.conns[index];
             conn.given += jobs.len();
             conn.in_flight.extend(jobs.iter().copied());
@@ -404,8 +487,7 @@ impl<R> Pool<R> {
             .conns
             .iter()
             .any(|c| matches!(c.state, ConnState::Ready(_)));
-        !self.closing
-            && !free
+        !free
             && self.conns.len() < max.max(1)
             && self.ready.len() > opening * self.policy.batch.max(1)
     }
@@ -441,20 +523,9 @@ impl<R> Pool<R> {
         }
     }
 
-    /// Gives up every message waiting for a connection.
-    fn give_up_waiting(&mut self) {
-        let delayed = core::mem::take(&mut self.delayed)
-            .into_iter()
-            .map(|(_, job)| job);
-        let waiting: Vec<JobId> = self.ready.drain(..).chain(delayed).collect();
-        for job in waiting {
-            self.finish(job);
-        }
-    }
-
     fn finish(&mut self, job: JobId) {
         if let Some(entry) = self.jobs.remove(&job) {
-            self.finished.push_back((job, entry.report));
+            self.finished.push_back((job, End::Finished(entry.report)));
         }
     }
 
