@@ -63,7 +63,7 @@ PY
 done
 
 echo "== resident memory over one session, the core alone"
-cargo run --release -q -p smtp-proto --example long_session_memory
+cargo run --release -q -p smtp-sansio --example long_session_memory
 
 if [ -n "${SMTP_POSTFIX_DIR:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/10025) 2>/dev/null; then
     echo "== 8 STARTTLS connections at once with --ca-file, to Postfix on 127.0.0.1:10025"

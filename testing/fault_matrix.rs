@@ -19,15 +19,15 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use smtp_proto::driver::{Error, Options};
-use smtp_proto::{
+use smtp_sansio::driver::{Error, Options};
+use smtp_sansio::{
     ClientId, Disconnect, Endpoint, Envelope, Mailbox, Outcome, ProtocolError, Reply, Stage,
     Timeouts, TlsMode, TransactionReport, Verdict,
 };
 use smtp_tokio::server::{Fault, FaultAction, FaultPoint, Received, ServerOptions};
 
 /// The session error of the faulty connection, as the client records it.
-pub type SessionError = smtp_proto::Error;
+pub type SessionError = smtp_sansio::Error;
 
 /// The server's offer: M1 plain, M2 PIPELINING, M3 PIPELINING and CHUNKING, M4 CHUNKING.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

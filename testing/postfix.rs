@@ -88,12 +88,12 @@ impl Postfix {
 }
 
 /// An envelope from `sender@example.com` to the given addresses.
-pub fn envelope(to: &[&str]) -> smtp_proto::Envelope {
+pub fn envelope(to: &[&str]) -> smtp_sansio::Envelope {
     let to = to
         .iter()
-        .map(|t| smtp_proto::Mailbox::parse(t).expect("valid"));
-    let from = smtp_proto::Mailbox::parse("sender@example.com").expect("valid");
-    smtp_proto::Envelope::new(from, to)
+        .map(|t| smtp_sansio::Mailbox::parse(t).expect("valid"));
+    let from = smtp_sansio::Mailbox::parse("sender@example.com").expect("valid");
+    smtp_sansio::Envelope::new(from, to)
 }
 
 /// A Message-ID no other test run uses.

@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use smtp_proto::{Outcome, TlsMode, TransactionReport, Verdict};
+use smtp_sansio::{Outcome, TlsMode, TransactionReport, Verdict};
 
 #[derive(Debug, Default)]
 pub struct Args {
@@ -115,14 +115,16 @@ pub fn embedded(args: &Args) -> bool {
 }
 
 /// The endpoint the arguments name (not for the embedded server).
-pub fn endpoint(args: &Args) -> Result<smtp_proto::Endpoint, Box<dyn std::error::Error>> {
-    use smtp_proto::Endpoint;
+pub fn endpoint(args: &Args) -> Result<smtp_sansio::Endpoint, Box<dyn std::error::Error>> {
+    use smtp_sansio::Endpoint;
     let port = || args.port.ok_or("--port is required with --host");
     Ok(match (&args.ses, &args.host, args.tls) {
         (Some(region), _, None) => Endpoint::ses(region, args.port.unwrap_or(587))?,
-        (Some(region), _, Some(mode)) => {
-            Endpoint::with_mode(smtp_proto::ses_host(region), args.port.unwrap_or(587), mode)
-        }
+        (Some(region), _, Some(mode)) => Endpoint::with_mode(
+            smtp_sansio::ses_host(region),
+            args.port.unwrap_or(587),
+            mode,
+        ),
         (None, Some(host), Some(mode)) => Endpoint::with_mode(host.clone(), port()?, mode),
         (None, Some(host), None) => Endpoint::new(host.clone(), port()?)?,
         (None, None, _) => return Err("no server named".into()),
@@ -132,7 +134,7 @@ pub fn endpoint(args: &Args) -> Result<smtp_proto::Endpoint, Box<dyn std::error:
 /// The password from the environment variable `--password-env` names, for `--user`.
 pub fn credentials(
     args: &Args,
-) -> Result<Option<smtp_proto::Credentials>, Box<dyn std::error::Error>> {
+) -> Result<Option<smtp_sansio::Credentials>, Box<dyn std::error::Error>> {
     let Some(user) = &args.user else {
         return Ok(None);
     };
@@ -142,13 +144,13 @@ pub fn credentials(
         .ok_or("--user needs --password-env")?;
     let password =
         std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
-    Ok(Some(smtp_proto::Credentials::password(user, &password)?))
+    Ok(Some(smtp_sansio::Credentials::password(user, &password)?))
 }
 
 /// The envelope and the body: from the file, stdin (`-`), or a generated 2 KB message.
 pub fn message(
     args: &Args,
-) -> Result<(smtp_proto::Envelope, bytes::Bytes), Box<dyn std::error::Error>> {
+) -> Result<(smtp_sansio::Envelope, bytes::Bytes), Box<dyn std::error::Error>> {
     let from = args
         .from
         .clone()
@@ -172,23 +174,23 @@ pub fn message(
     };
     let recipients = to
         .iter()
-        .map(|t| smtp_proto::Mailbox::parse(t))
+        .map(|t| smtp_sansio::Mailbox::parse(t))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((
-        smtp_proto::Envelope::new(smtp_proto::Mailbox::parse(&from)?, recipients),
+        smtp_sansio::Envelope::new(smtp_sansio::Mailbox::parse(&from)?, recipients),
         body,
     ))
 }
 
 /// The pool's policy for the endpoint (Amazon SES's limits for SES), with `--concurrency`
 /// connections at most, `--rate` and `--max-per-connection`.
-pub fn policy(args: &Args, endpoint: &smtp_proto::Endpoint) -> smtp_proto::pool::PoolPolicy {
-    let mut policy = smtp_proto::pool::PoolPolicy::for_endpoint(endpoint);
+pub fn policy(args: &Args, endpoint: &smtp_sansio::Endpoint) -> smtp_sansio::pool::PoolPolicy {
+    let mut policy = smtp_sansio::pool::PoolPolicy::for_endpoint(endpoint);
     policy.max_connections = args.concurrency;
     policy.batch = policy
         .batch
         .min(args.count.div_ceil(args.concurrency).max(1));
-    policy.rate = args.rate.map(smtp_proto::pool::Rate::per_second);
+    policy.rate = args.rate.map(smtp_sansio::pool::Rate::per_second);
     if args.max_per_connection.is_some() {
         policy.max_messages_per_connection = args.max_per_connection;
     }
@@ -196,7 +198,7 @@ pub fn policy(args: &Args, endpoint: &smtp_proto::Endpoint) -> smtp_proto::pool:
 }
 
 /// What became of one message: its last report, or why it was never sent.
-pub type Sent = Result<TransactionReport, smtp_proto::driver::Error>;
+pub type Sent = Result<TransactionReport, smtp_sansio::driver::Error>;
 
 /// A message's line: its number, its verdict in words, and the server's words behind it.
 pub fn describe(number: usize, report: &TransactionReport) -> String {
@@ -234,7 +236,7 @@ pub fn describe(number: usize, report: &TransactionReport) -> String {
 }
 
 /// A message's line when it was never sent.
-pub fn describe_unsent(number: usize, error: &smtp_proto::driver::Error) -> String {
+pub fn describe_unsent(number: usize, error: &smtp_sansio::driver::Error) -> String {
     match error.reply() {
         Some(reply) => format!(
             "message {number}: {}: {error} (server said: {reply})",

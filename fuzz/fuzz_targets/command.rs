@@ -7,7 +7,7 @@ use arbitrary::Arbitrary;
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use smtp_fuzz::assert_one_line;
-use smtp_proto::{
+use smtp_sansio::{
     AuthCommand, AuthParam, BodyType, Capabilities, ClientId, Command, EnvId, ForwardPath,
     LocalPart, MailCommand, MailParameters, Mailbox, Mechanism, MtPriority, Notify,
     OriginalRecipient, QueryArg, RcptCommand, RcptParameters, Reply, ReplyCode, ReversePath,

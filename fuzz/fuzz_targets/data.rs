@@ -8,10 +8,10 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use smtp_fuzz::{cuts_from_seed, pieces, reference_canonical};
-use smtp_proto::wire::dot_stuff::unstuff;
-use smtp_proto::{BareLineEndings, BdatContent, BdatEncoder, DataEncoder, TextPolicy};
+use smtp_sansio::wire::dot_stuff::unstuff;
+use smtp_sansio::{BareLineEndings, BdatContent, BdatEncoder, DataEncoder, TextPolicy};
 
-fn data(policy: TextPolicy, chunks: &[&[u8]]) -> Result<Vec<u8>, smtp_proto::DataError> {
+fn data(policy: TextPolicy, chunks: &[&[u8]]) -> Result<Vec<u8>, smtp_sansio::DataError> {
     let mut out = BytesMut::new();
     let mut encoder = DataEncoder::new(policy);
     for chunk in chunks {
@@ -21,7 +21,7 @@ fn data(policy: TextPolicy, chunks: &[&[u8]]) -> Result<Vec<u8>, smtp_proto::Dat
     Ok(out.to_vec())
 }
 
-fn bdat(content: BdatContent, size: usize, chunks: &[&[u8]]) -> Result<Vec<(usize, bool)>, smtp_proto::DataError> {
+fn bdat(content: BdatContent, size: usize, chunks: &[&[u8]]) -> Result<Vec<(usize, bool)>, smtp_sansio::DataError> {
     let mut encoder = BdatEncoder::new(content, size);
     let mut shape = Vec::new();
     for chunk in chunks {

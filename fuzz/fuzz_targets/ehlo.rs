@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use smtp_fuzz::{decode, small_limits};
-use smtp_proto::{Capabilities, ReplyCode, ReplyLimits};
+use smtp_sansio::{Capabilities, ReplyCode, ReplyLimits};
 
 fuzz_target!(|data: &[u8]| {
     for limits in [ReplyLimits::default(), small_limits()] {
@@ -22,9 +22,9 @@ fuzz_target!(|data: &[u8]| {
     }
     // The EHLO line parser on its own, on every line.
     for line in data.split(|&b| b == b'\n') {
-        if let Some((keyword, rest)) = smtp_proto::fuzzing::ehlo_line(line) {
+        if let Some((keyword, rest)) = smtp_sansio::fuzzing::ehlo_line(line) {
             assert!(!keyword.is_empty() && keyword[0].is_ascii_alphanumeric());
-            for param in smtp_proto::fuzzing::ehlo_params(rest) {
+            for param in smtp_sansio::fuzzing::ehlo_params(rest) {
                 assert!(param.iter().all(|b| (33..=126).contains(b)));
             }
         }

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use smtp_fuzz::{cuts_from_seed, decode, pieces, small_limits};
-use smtp_proto::fuzzing::{LineFault, reply_line};
-use smtp_proto::ReplyLimits;
+use smtp_sansio::fuzzing::{LineFault, reply_line};
+use smtp_sansio::ReplyLimits;
 
 fuzz_target!(|input: &[u8]| {
     let Some((&seed, data)) = input.split_first() else { return };

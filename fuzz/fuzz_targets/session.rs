@@ -12,7 +12,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeSet;
 
-use smtp_proto::{
+use smtp_sansio::{
     Action, Client, ClientId, Config, Credentials, Disconnect, Envelope, Error, Event, Instant,
     Mailbox, Outcome, ProtocolError, TlsInfo, TlsMode, Verdict,
 };

@@ -1,7 +1,7 @@
 //! Shared helpers for the fuzz targets: splitting input, decoding, and reference models. The
 //! targets together check SECURITY.md F13: no input makes the core panic or grow without bound.
 
-use smtp_proto::ReplyLimits;
+use smtp_sansio::ReplyLimits;
 
 #[path = "../../smtp-proto/tests/support/reference.rs"]
 mod reference;

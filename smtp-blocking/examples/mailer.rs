@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use smtp_blocking::smtp_proto::pool::PoolPolicy;
-use smtp_blocking::smtp_proto::{ClientId, Credentials, Envelope, Mailbox, TlsMode};
+use smtp_blocking::smtp_sansio::pool::PoolPolicy;
+use smtp_blocking::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox, TlsMode};
 use smtp_blocking::{Endpoint, Mailer, Options};
 use smtp_tokio::server::{Limits, ServerOptions, TestServer};
 

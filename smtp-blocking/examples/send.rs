@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use send_cli::parse_args;
-use smtp_blocking::smtp_proto::{ClientId, Credentials, Timeouts, TlsMode};
+use smtp_blocking::smtp_sansio::{ClientId, Credentials, Timeouts, TlsMode};
 use smtp_blocking::{Endpoint, Mailer, Options};
 use smtp_tokio::server::{ServerOptions, TestServer};
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::Buf;
 use native_tls::HandshakeError;
-use smtp_proto::driver::{Io, log_line, next_io};
-use smtp_proto::{Client, Disconnect, Event, TlsInfo, Transmission};
+use smtp_sansio::driver::{Io, log_line, next_io};
+use smtp_sansio::{Client, Disconnect, Event, TlsInfo, Transmission};
 
 use crate::session::Session;
 use crate::stream::Stream;
@@ -49,7 +49,7 @@ impl Session {
     /// without gathering them into one buffer first. A socket timeout that fires before the
     /// deadline (timers round to ticks) only means writing on; a failed write first collects
     /// what the server said before it left, then reports the lost connection.
-    fn transmit(&mut self, mut data: Transmission, deadline: smtp_proto::Instant) {
+    fn transmit(&mut self, mut data: Transmission, deadline: smtp_sansio::Instant) {
         while !data.is_empty() {
             let (Some(left), Some(stream)) = (self.clock.remaining(deadline), self.stream.as_mut())
             else {
@@ -76,7 +76,7 @@ impl Session {
         }
     }
 
-    fn receive(&mut self, deadline: smtp_proto::Instant) {
+    fn receive(&mut self, deadline: smtp_sansio::Instant) {
         let (Some(left), Some(stream)) = (self.clock.remaining(deadline), self.stream.as_mut())
         else {
             return self.client.handle_timeout(self.clock.now());
@@ -96,7 +96,7 @@ impl Session {
         }
     }
 
-    fn upgrade(&mut self, deadline: smtp_proto::Instant) {
+    fn upgrade(&mut self, deadline: smtp_sansio::Instant) {
         let (Some(Stream::Plain(tcp)), Some(connector)) =
             (self.stream.take(), self.connector.as_ref())
         else {

@@ -1,4 +1,4 @@
-//! Drives the [`smtp_proto`] client over `std::net` and native-tls, for code without an async
+//! Drives the [`smtp_sansio`] client over `std::net` and native-tls, for code without an async
 //! runtime. The same shape and names as `smtp-tokio`: switching is a change of import.
 //!
 //! The adapter is a loop: it asks the core what to do, does the IO, and reports back. It makes
@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! use smtp_blocking::{Endpoint, Options, connect};
-//! use smtp_blocking::smtp_proto::{ClientId, Credentials, Envelope, Mailbox};
+//! use smtp_blocking::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox};
 //!
 //! # fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // Amazon SES in us-east-1 on port 465: implicit TLS, picked from the port.
@@ -40,11 +40,11 @@ mod tls;
 
 pub use mailer::Mailer;
 pub use session::{Session, connect, connect_over};
-pub use smtp_proto;
-pub use smtp_proto::driver::Error;
-pub use smtp_proto::{Endpoint, EndpointError, SES_PORTS, ses_host};
+pub use smtp_sansio;
+pub use smtp_sansio::driver::Error;
+pub use smtp_sansio::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use tls::TlsOptions;
 
 /// Everything needed to open a session: endpoint, the core's configuration, and the roots of
 /// trust.
-pub type Options = smtp_proto::driver::Options<TlsOptions>;
+pub type Options = smtp_sansio::driver::Options<TlsOptions>;

@@ -6,9 +6,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 
 use bytes::Bytes;
-use smtp_proto::driver::{ConnEvent, Dispatcher, Order};
-use smtp_proto::pool::{ConnId, JobId, PoolPolicy};
-use smtp_proto::{Envelope, TransactionReport, UsageError};
+use smtp_sansio::driver::{ConnEvent, Dispatcher, Order};
+use smtp_sansio::pool::{ConnId, JobId, PoolPolicy};
+use smtp_sansio::{Envelope, TransactionReport, UsageError};
 
 use crate::{Error, Options, connect};
 
@@ -49,11 +49,11 @@ impl Drop for Handle {
 /// Deferred messages are sent again after the policy's delays (5, 10 and 30 s by default, as
 /// AWS advises), messages the server never saw at once on another connection; unknown ones
 /// are never sent twice unless the policy says so. Every decision is the core's
-/// ([`smtp_proto::pool`]); this type only carries them out.
+/// ([`smtp_sansio::pool`]); this type only carries them out.
 ///
 /// ```no_run
 /// use smtp_blocking::{Endpoint, Mailer, Options};
-/// use smtp_blocking::smtp_proto::{ClientId, Credentials, Envelope, Mailbox, Verdict};
+/// use smtp_blocking::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox, Verdict};
 ///
 /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// // Amazon SES over implicit TLS: the pool follows SES's limits (PoolPolicy::ses).
@@ -93,7 +93,7 @@ impl Mailer {
     }
 
     /// Sends one message and returns its final report, after every try the policy allows: its
-    /// [`Verdict`](smtp_proto::Verdict) says what became of it. An error means it was never
+    /// [`Verdict`](smtp_sansio::Verdict) says what became of it. An error means it was never
     /// sent: it is invalid, the mailer is closed, or no connection could be opened.
     pub fn send(&self, envelope: Envelope, body: Bytes) -> Result<TransactionReport, Error> {
         let result = self.enqueue(envelope, body).recv();

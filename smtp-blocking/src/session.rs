@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use native_tls::TlsConnector;
-use smtp_proto::driver::{self, Clock};
-use smtp_proto::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport};
+use smtp_sansio::driver::{self, Clock};
+use smtp_sansio::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport};
 
 use crate::drive::READ_SIZE;
 use crate::stream::Stream;
@@ -17,7 +17,7 @@ use crate::{Error, Options};
 /// An open SMTP session. Send messages with [`send`](Self::send) and friends, then
 /// [`quit`](Self::quit).
 ///
-/// Every message gets a report with its [`Verdict`](smtp_proto::Verdict), even when the
+/// Every message gets a report with its [`Verdict`](smtp_sansio::Verdict), even when the
 /// connection fails under it: a send returns `Ok(report)` whenever the message was queued, and
 /// the report says whether it was delivered, deferred, bounced, unknown or not attempted. Once
 /// the session has failed ([`error`](Self::error)), every later call returns that error.
@@ -45,7 +45,7 @@ pub fn connect(options: Options) -> Result<Session, Error> {
     let epoch = Instant::now();
     let connector = tls_connector(&options)?;
     let clock = Clock::starting_at(epoch);
-    let deadline = smtp_proto::Instant::from_duration(options.config.timeouts.greeting);
+    let deadline = smtp_sansio::Instant::from_duration(options.config.timeouts.greeting);
     let host = &options.endpoint.host;
     let addresses = (host.as_str(), options.endpoint.port)
         .to_socket_addrs()
@@ -83,7 +83,7 @@ pub fn connect_over(tcp: TcpStream, options: Options) -> Result<Session, Error> 
 
 /// The TLS connector, built before any IO so that a bad configuration fails first.
 fn tls_connector(options: &Options) -> Result<Option<TlsConnector>, Error> {
-    let needs_tls = options.endpoint.tls != smtp_proto::TlsMode::InsecurePlaintext;
+    let needs_tls = options.endpoint.tls != smtp_sansio::TlsMode::InsecurePlaintext;
     needs_tls.then(|| options.tls.connector()).transpose()
 }
 
@@ -104,7 +104,7 @@ fn start(
     config.transcript = tracing::enabled!(target: "smtp", tracing::Level::DEBUG);
     tcp.set_nodelay(true).map_err(Error::Connect)?;
     let mut session = Session {
-        client: Client::new(smtp_proto::Instant::ZERO, config),
+        client: Client::new(smtp_sansio::Instant::ZERO, config),
         stream: Some(Stream::Plain(tcp)),
         connector,
         endpoint,
@@ -186,7 +186,7 @@ impl Session {
     }
 
     /// Cancels message `id` after its body source failed with `error`, and settles it.
-    fn abandon(&mut self, id: smtp_proto::TransactionId, error: std::io::Error) -> Error {
+    fn abandon(&mut self, id: smtp_sansio::TransactionId, error: std::io::Error) -> Error {
         if self.client.cancel(id).is_ok() {
             self.drive(|c| c.is_settled(id));
             let _ = self.client.take_report(id);
@@ -210,7 +210,7 @@ impl Session {
     }
 
     /// The server's capabilities (after TLS, the post-TLS ones).
-    pub fn capabilities(&self) -> Option<&smtp_proto::Capabilities> {
+    pub fn capabilities(&self) -> Option<&smtp_sansio::Capabilities> {
         self.client.capabilities()
     }
 
@@ -221,7 +221,7 @@ impl Session {
 
     /// The error that ended the session, if it failed: why the messages it still held were
     /// reported deferred, unknown or not attempted. Every later call returns it.
-    pub fn error(&self) -> Option<&smtp_proto::Error> {
+    pub fn error(&self) -> Option<&smtp_sansio::Error> {
         self.client.error()
     }
 }

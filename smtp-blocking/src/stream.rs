@@ -5,7 +5,7 @@ use std::net::TcpStream;
 
 use bytes::Buf;
 use native_tls::TlsStream;
-use smtp_proto::Transmission;
+use smtp_sansio::Transmission;
 
 /// Under TLS, segments shorter than this are gathered into one write, so that a command and its
 /// data share a record instead of going out as several small ones.

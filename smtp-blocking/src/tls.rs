@@ -2,7 +2,7 @@
 
 use native_tls::{Certificate, Protocol, TlsConnector};
 
-use smtp_proto::driver::Built;
+use smtp_sansio::driver::Built;
 
 use crate::Error;
 
@@ -39,7 +39,7 @@ impl TlsOptions {
 
     /// Adds the certificate in a PEM file as a trusted root.
     pub fn add_ca_file(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
-        self.add_ca_pem(&smtp_proto::driver::read_pem_file(path.as_ref())?)
+        self.add_ca_pem(&smtp_sansio::driver::read_pem_file(path.as_ref())?)
     }
 
     /// The connector: TLS 1.2 or later (RFC 8314 §5, RFC 8997), certificate and host name

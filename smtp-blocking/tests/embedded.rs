@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use smtp_blocking::smtp_proto::{
+use smtp_blocking::smtp_sansio::{
     ClientId, Credentials, Envelope, Mailbox, StreamedBody, Timeouts, TlsMode,
 };
 use smtp_blocking::{Endpoint, Error, Options, connect, connect_over};
@@ -137,7 +137,7 @@ fn a_failed_body_source_under_data_drops_the_connection() {
         )
         .expect_err("the source failed");
     assert!(matches!(error, Error::BodyRead(_)), "{error:?}");
-    let cancelled = smtp_blocking::smtp_proto::Error::Cancelled;
+    let cancelled = smtp_blocking::smtp_sansio::Error::Cancelled;
     let next = session.send(envelope(&["b@example.net"]), "x\r\n".into());
     assert_eq!(
         next.err(),
@@ -180,7 +180,7 @@ fn a13_untrusted_certificate_fails_the_handshake() {
     untrusting.tls = smtp_blocking::TlsOptions::default();
     let error = connect(untrusting).expect_err("untrusted");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
     assert!(server.received().is_empty());
@@ -193,7 +193,7 @@ fn g3_f12_implicit_tls_against_a_plaintext_server_fails_without_fallback() {
     let (_runtime, server) = server(ServerOptions::default());
     let error = connect(options(&server, TlsMode::Implicit)).expect_err("plaintext server");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
     last_connection(&server);
@@ -270,7 +270,7 @@ fn g5_sni_is_the_dialled_name_and_the_certificate_must_match_it() {
     let (_other_runtime, other) = self::server(implicit_server("mx.other.example"));
     let error = connect(options(&other, TlsMode::Implicit)).expect_err("another name");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
     assert!(other.received().is_empty());
@@ -333,7 +333,7 @@ fn g9_a_caller_supplied_connection_still_gets_tls() {
     let tcp = std::net::TcpStream::connect(plaintext.addr()).expect("tcp");
     let error = connect_over(tcp, options(&plaintext, TlsMode::Implicit)).expect_err("plaintext");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
 }

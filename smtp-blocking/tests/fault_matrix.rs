@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fault_matrix::{Case, FirstRun};
-use smtp_blocking::smtp_proto::{Envelope, Timeouts, TransactionReport, UsageError, Verdict};
+use smtp_blocking::smtp_sansio::{Envelope, Timeouts, TransactionReport, UsageError, Verdict};
 use smtp_blocking::{Error, Options, connect};
 use smtp_tokio::server::{ServerOptions, TestServer};
 use tokio::runtime::Runtime;

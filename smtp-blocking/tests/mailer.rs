@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use smtp_blocking::smtp_proto::pool::{PoolPolicy, Rate};
-use smtp_blocking::smtp_proto::{ClientId, Envelope, Mailbox, Timeouts, TlsMode, Verdict};
+use smtp_blocking::smtp_sansio::pool::{PoolPolicy, Rate};
+use smtp_blocking::smtp_sansio::{ClientId, Envelope, Mailbox, Timeouts, TlsMode, Verdict};
 use smtp_blocking::{Endpoint, Error, Mailer, Options};
 use smtp_tokio::server::{Limits, ServerOptions, TestServer};
 

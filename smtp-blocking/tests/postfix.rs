@@ -14,8 +14,8 @@ use old_tls::OldTlsServer;
 use postfix::{
     IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER, envelope,
 };
-use smtp_blocking::smtp_proto::pool::PoolPolicy;
-use smtp_blocking::smtp_proto::{
+use smtp_blocking::smtp_sansio::pool::PoolPolicy;
+use smtp_blocking::smtp_sansio::{
     ClientId, Credentials, Error as SmtpError, Mechanism, StreamedBody, Timeouts, TlsMode,
 };
 use smtp_blocking::{Endpoint, Error, Mailer, Options, connect};
@@ -226,12 +226,12 @@ fn refusals_surface_clearly() {
     untrusting.tls = smtp_blocking::TlsOptions::default();
     assert!(matches!(
         connect(untrusting).expect_err("A13"),
-        Error::Smtp(smtp_proto::Error::TlsHandshake(_))
+        Error::Smtp(smtp_sansio::Error::TlsHandshake(_))
     ));
     let error = connect(options(&postfix, STARTTLS_PORT, TlsMode::Implicit, true))
         .expect_err("plaintext greeting");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
 }
@@ -249,7 +249,7 @@ fn g7_a16_tls_below_1_2_fails_the_handshake() {
         let mut options = options(&postfix, server.port(), TlsMode::Implicit, false);
         options.config.timeouts = Timeouts::uniform(Duration::from_secs(2));
         let error = connect(options).expect_err("no SMTP server");
-        let handshake = matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_)));
+        let handshake = matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_)));
         assert_eq!(handshake, refused, "{flag}: {error:?}");
     }
 }

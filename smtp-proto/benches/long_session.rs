@@ -1,6 +1,6 @@
 //! The cost per message of a long session: 1,000, 10,000 and 100,000 messages of 2 KB on one
 //! connection, all queued at once (as `send_all` does), against a server that answers at once. Run with
-//! `cargo bench -p smtp-proto --bench long_session`; divan reports the time per message
+//! `cargo bench -p smtp-sansio --bench long_session`; divan reports the time per message
 //! (`item`), which must not grow with the length of the session (BENCHMARKS.md).
 
 use std::hint::black_box;
@@ -8,7 +8,7 @@ use std::hint::black_box;
 use bytes::Bytes;
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use smtp_proto::{Client, ClientId, Config, Envelope, Instant, Mailbox, TlsMode};
+use smtp_sansio::{Client, ClientId, Config, Envelope, Instant, Mailbox, TlsMode};
 
 #[path = "../tests/support/sink.rs"]
 mod sink;

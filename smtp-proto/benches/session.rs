@@ -1,6 +1,6 @@
 //! Benchmarks of the whole client on one large message: from `Client::send` to every
 //! transmission handed out, against a server that answers at once. Run with
-//! `cargo bench -p smtp-proto --bench session`.
+//! `cargo bench -p smtp-sansio --bench session`.
 //!
 //! A body whose lines already end in CRLF goes out by reference, so these are compared with a
 //! plain copy (`memcpy`) of the same body in the same run, and with the same body written with
@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use bytes::{Bytes, BytesMut};
 use divan::Bencher;
 use divan::counter::BytesCount;
-use smtp_proto::Transmission;
+use smtp_sansio::Transmission;
 
 #[path = "../tests/support/answering.rs"]
 #[allow(dead_code, unreachable_pub)]

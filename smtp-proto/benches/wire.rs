@@ -1,4 +1,4 @@
-//! Benchmarks of the wire layer. Run with `cargo bench -p smtp-proto --bench wire`.
+//! Benchmarks of the wire layer. Run with `cargo bench -p smtp-sansio --bench wire`.
 //!
 //! The DATA encoder and BDAT chunker are measured next to a plain copy (`memcpy`) of the same
 //! body into a buffer of the same size, in the same run, so their ratio to memory bandwidth is
@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use bytes::BytesMut;
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
-use smtp_proto::{
+use smtp_sansio::{
     BdatContent, BdatEncoder, Capabilities, Command, DataEncoder, MailCommand, MailParameters,
     Mailbox, ReplyDecoder, TextPolicy,
 };
@@ -104,7 +104,7 @@ fn encode_mail_and_rcpt(bencher: Bencher) {
         let mail = MailCommand::new(from.into(), params, &caps).expect("mail");
         Command::Mail(mail).encode(&mut out);
         let to = Mailbox::parse(black_box("recipient@example.net")).expect("to");
-        let rcpt = smtp_proto::RcptCommand::new(to.into(), Default::default(), &caps);
+        let rcpt = smtp_sansio::RcptCommand::new(to.into(), Default::default(), &caps);
         Command::Rcpt(rcpt.expect("rcpt")).encode(&mut out);
         out.len()
     });

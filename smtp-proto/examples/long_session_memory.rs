@@ -3,10 +3,10 @@
 //! that answers at once. Prints the resident set size (Linux `VmRSS`) after 1,000 and after
 //! 100,000 messages: what is sent and reported must not stay behind.
 //!
-//! `cargo run --release -p smtp-proto --example long_session_memory`
+//! `cargo run --release -p smtp-sansio --example long_session_memory`
 
 use bytes::Bytes;
-use smtp_proto::{Client, ClientId, Config, Envelope, Instant, Mailbox, TlsMode, Verdict};
+use smtp_sansio::{Client, ClientId, Config, Envelope, Instant, Mailbox, TlsMode, Verdict};
 
 #[path = "../tests/support/sink.rs"]
 mod sink;

@@ -11,7 +11,7 @@
 //! what to do with [`Client::next_action`], does it, and reports back:
 //!
 //! ```
-//! use smtp_proto::{
+//! use smtp_sansio::{
 //!     Action, Client, ClientId, Config, Disconnect, Envelope, Event, Instant, Mailbox, TlsMode,
 //!     Verdict,
 //! };
@@ -47,7 +47,7 @@
 //!             None => client.handle_connection_lost(now, Disconnect::Closed),
 //!         },
 //!         // Run the TLS handshake on the same socket, then say how it went.
-//!         Action::UpgradeTls { .. } => client.handle_tls_established(now, smtp_proto::TlsInfo::new(true))?,
+//!         Action::UpgradeTls { .. } => client.handle_tls_established(now, smtp_sansio::TlsInfo::new(true))?,
 //!         // The client keeps every message's report until it is taken.
 //!         Action::Event(Event::Settled(id)) => {
 //!             let report = client.take_report(id).expect("settled");

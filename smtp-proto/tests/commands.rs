@@ -4,7 +4,7 @@
 mod support;
 
 use bytes::Bytes;
-use smtp_proto::{
+use smtp_sansio::{
     AuthCommand, AuthParam, BodyType, ByMode, ClientId, Command, DeliverBy, EnvId, ForwardPath,
     InvalidInput, MailCommand, MailParameters, Mechanism, MtPriority, Notify, OriginalRecipient,
     QueryArg, RcptCommand, RcptParameters, Ret, ReversePath, SaslResponse, Secret,

@@ -1,8 +1,8 @@
 //! Message data through the public API: SECURITY.md group D, for DATA and BDAT.
 
 use bytes::BytesMut;
-use smtp_proto::wire::dot_stuff::unstuff;
-use smtp_proto::{BareLineEndings, BdatContent, BdatEncoder, DataEncoder, DataError, TextPolicy};
+use smtp_sansio::wire::dot_stuff::unstuff;
+use smtp_sansio::{BareLineEndings, BdatContent, BdatEncoder, DataEncoder, DataError, TextPolicy};
 
 fn data(policy: TextPolicy, body: &[u8]) -> Result<Vec<u8>, DataError> {
     let mut out = BytesMut::new();
@@ -161,8 +161,8 @@ fn d8_eight_bit_content() {
         [body, b".\r\n"].concat()
     );
     assert!(
-        smtp_proto::wire::text::is_seven_bit(b"plain")
-            && !smtp_proto::wire::text::is_seven_bit(body)
+        smtp_sansio::wire::text::is_seven_bit(b"plain")
+            && !smtp_sansio::wire::text::is_seven_bit(body)
     );
     // BINARYMIME carries anything, unchanged: NUL, bare CR and LF, long lines.
     let binary = [&b"\x00\r\n.\n\xff"[..], &vec![b'x'; 5000]].concat();
@@ -195,7 +195,7 @@ fn d13_bdat_framing() {
     let last = empty.next_chunk().expect("the LAST chunk");
     assert_eq!(
         last.command(),
-        smtp_proto::Command::Bdat {
+        smtp_sansio::Command::Bdat {
             size: 0,
             last: true
         }

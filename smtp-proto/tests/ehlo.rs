@@ -2,7 +2,7 @@
 
 mod support;
 
-use smtp_proto::{Capabilities, MailLimits, Mechanism, SizeLimit};
+use smtp_sansio::{Capabilities, MailLimits, Mechanism, SizeLimit};
 use support::one_reply;
 
 fn caps(wire: &[u8]) -> Capabilities {
@@ -197,9 +197,9 @@ fn thousands_of_keywords_stay_within_limits() {
     let decoded = support::decode_split(Default::default(), &wire, &[]);
     assert!(matches!(
         decoded.error,
-        Some(smtp_proto::ReplyError::TooManyLines { .. })
+        Some(smtp_sansio::ReplyError::TooManyLines { .. })
     ));
-    let limits = smtp_proto::ReplyLimits {
+    let limits = smtp_sansio::ReplyLimits {
         max_lines: 10_000,
         max_reply_len: 1 << 20,
         ..Default::default()

@@ -2,7 +2,7 @@
 
 mod support;
 
-use smtp_proto::{
+use smtp_sansio::{
     AuthParam, BodyType, ByMode, ClientId, Command, DeliverBy, EnvId, InvalidInput, MailCommand,
     MailParameters, MtPriority, Notify, OriginalRecipient, QueryArg, RcptCommand, RcptParameters,
     Ret, ReversePath,

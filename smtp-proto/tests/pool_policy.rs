@@ -6,9 +6,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
-use smtp_proto::Instant;
-use smtp_proto::Verdict;
-use smtp_proto::pool::{Attempt, ConnId, Decision, JobId, Pool, PoolPolicy, Rate};
+use smtp_sansio::Instant;
+use smtp_sansio::Verdict;
+use smtp_sansio::pool::{Attempt, ConnId, Decision, JobId, Pool, PoolPolicy, Rate};
 
 /// The simulated server.
 #[derive(Default)]

@@ -6,8 +6,8 @@ use support::reference::reference_canonical;
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use smtp_proto::wire::dot_stuff::unstuff;
-use smtp_proto::{
+use smtp_sansio::wire::dot_stuff::unstuff;
+use smtp_sansio::{
     BdatContent, BdatEncoder, Capabilities, ClientId, Command, DataEncoder, MailCommand,
     MailParameters, Mailbox, QueryArg, RcptCommand, Reply, ReplyCode, ReplyLimits, TextPolicy,
 };

@@ -3,7 +3,7 @@
 
 mod support;
 
-use smtp_proto::{ReplyError, ReplyLimits, Severity};
+use smtp_sansio::{ReplyError, ReplyLimits, Severity};
 use support::{decode, decode_every_way, one_reply};
 
 /// (server, wire bytes, code, lines, enhanced status, text of the first line)
@@ -186,7 +186,7 @@ fn b9_endless_multiline_reply_stops_at_a_cap() {
 fn b10_line_without_terminator_stops_at_the_cap() {
     let wire = vec![b'A'; 10 * 1024 * 1024];
     for chunk in [wire.len(), 4096, 1] {
-        let mut decoder = smtp_proto::ReplyDecoder::default();
+        let mut decoder = smtp_sansio::ReplyDecoder::default();
         for piece in wire.chunks(chunk).take(3000) {
             decoder.feed(piece);
         }
@@ -210,7 +210,7 @@ fn b11_only_crlf_ends_a_line() {
 
 #[test]
 fn b11_bare_lf_tolerance_is_an_explicit_option() {
-    let mut decoder = smtp_proto::ReplyDecoder::default();
+    let mut decoder = smtp_sansio::ReplyDecoder::default();
     decoder.accept_bare_lf(true);
     decoder.feed(b"250-mx\n250 OK\r\n");
     let reply = decoder.next_reply().expect("valid").expect("complete");
@@ -294,7 +294,7 @@ fn e11_long_challenges_pass_the_general_cap() {
 
 #[test]
 fn errors_are_sticky_and_come_after_the_replies_before_them() {
-    let mut decoder = smtp_proto::ReplyDecoder::default();
+    let mut decoder = smtp_sansio::ReplyDecoder::default();
     decoder.feed(b"250 one\r\n+OK\r\n250 two\r\n");
     assert!(decoder.next_reply().expect("first").is_some());
     assert!(decoder.next_reply().is_err());
@@ -305,17 +305,17 @@ fn errors_are_sticky_and_come_after_the_replies_before_them() {
 
 #[test]
 fn a5_a6_bytes_after_a_reply_are_visible() {
-    let mut decoder = smtp_proto::ReplyDecoder::default();
+    let mut decoder = smtp_sansio::ReplyDecoder::default();
     decoder.feed(b"220 2.0.0 Ready to start TLS\r\n250-mx.example\r\n250 AUTH LOGIN\r\n");
     decoder.next_reply().expect("valid").expect("220");
     assert!(decoder.has_buffered_input());
 
-    let mut decoder = smtp_proto::ReplyDecoder::default();
+    let mut decoder = smtp_sansio::ReplyDecoder::default();
     decoder.feed(b"220 ok\r\n250-AUTH PLA");
     decoder.next_reply().expect("valid").expect("220");
     assert!(decoder.has_buffered_input());
 
-    let mut clean = smtp_proto::ReplyDecoder::default();
+    let mut clean = smtp_sansio::ReplyDecoder::default();
     clean.feed(b"220 go ahead\r\n");
     clean.next_reply().expect("valid").expect("220");
     assert!(!clean.has_buffered_input());

@@ -2,7 +2,7 @@
 
 mod support;
 
-use smtp_proto::{Config, Credentials, Error, Mechanism, ProtocolError, TlsMode};
+use smtp_sansio::{Config, Credentials, Error, Mechanism, ProtocolError, TlsMode};
 use support::session::{Step::*, config, config_with_password, established, one_message, play};
 
 const EHLO_PLAIN_LOGIN: &[u8] = b"250-mx\r\n250 AUTH PLAIN LOGIN\r\n";
@@ -259,7 +259,7 @@ fn e15_other_auth_codes() {
     ]);
     let run = play(&config(TlsMode::Implicit), one_message, &steps);
     assert!(
-        matches!(&run.report().outcome, smtp_proto::Outcome::Rejected { reply, .. } if reply.code().get() == 530)
+        matches!(&run.report().outcome, smtp_sansio::Outcome::Rejected { reply, .. } if reply.code().get() == 530)
     );
 }
 

@@ -5,7 +5,7 @@ mod support;
 
 use core::time::Duration;
 
-use smtp_proto::{
+use smtp_sansio::{
     Action, Client, Disconnect, Error, Instant, Outcome, ProtocolError, Stage, SubmitError,
     TlsMode, UsageError, Verdict,
 };
@@ -14,7 +14,7 @@ use support::session::{Step::*, TLS_MODES, config, envelope, established, one_me
 const PIPELINED: &[u8] = b"250-mx\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n";
 const PLAIN: &[u8] = b"250 mx\r\n";
 
-fn plain() -> smtp_proto::Config {
+fn plain() -> smtp_sansio::Config {
     config(TlsMode::InsecurePlaintext)
 }
 
@@ -350,9 +350,9 @@ fn c6_c8_d8_refused_locally_before_mail() {
     let run = play(
         &plain(),
         |c| {
-            let utf8 = smtp_proto::Mailbox::parse("b\u{f6}b@example.net").expect("valid");
-            let env = smtp_proto::Envelope::new(
-                smtp_proto::Mailbox::parse("a@example.com").expect("valid"),
+            let utf8 = smtp_sansio::Mailbox::parse("b\u{f6}b@example.net").expect("valid");
+            let env = smtp_sansio::Envelope::new(
+                smtp_sansio::Mailbox::parse("a@example.com").expect("valid"),
                 [utf8],
             );
             c.send(env, "x\r\n".into()).expect("queued");
@@ -365,10 +365,10 @@ fn c6_c8_d8_refused_locally_before_mail() {
     assert_eq!(
         outcomes,
         [
-            Outcome::InvalidForServer(smtp_proto::InvalidInput::NotAdvertised {
+            Outcome::InvalidForServer(smtp_sansio::InvalidInput::NotAdvertised {
                 extension: "SMTPUTF8"
             }),
-            Outcome::InvalidForServer(smtp_proto::InvalidInput::NotAdvertised {
+            Outcome::InvalidForServer(smtp_sansio::InvalidInput::NotAdvertised {
                 extension: "8BITMIME"
             }),
         ]
@@ -504,7 +504,7 @@ fn c13_caller_mistakes_leave_the_session_intact() {
         client.push_body(id, "y".into()).err(),
         Some(SubmitError::Usage(UsageError::NotStreaming))
     );
-    let err = client.handle_tls_established(Instant::ZERO, smtp_proto::TlsInfo::new(true));
+    let err = client.handle_tls_established(Instant::ZERO, smtp_sansio::TlsInfo::new(true));
     assert_eq!(
         err.err(),
         Some(UsageError::UnexpectedDriverEvent("tls handshake"))
@@ -513,7 +513,7 @@ fn c13_caller_mistakes_leave_the_session_intact() {
     assert_eq!(
         bad,
         Some(SubmitError::Usage(UsageError::Data(
-            smtp_proto::DataError::Nul
+            smtp_sansio::DataError::Nul
         )))
     );
     assert!(client.error().is_none());
@@ -530,7 +530,7 @@ fn streamed_bodies_with_backpressure() {
     let mut client = Client::new(Instant::ZERO, cfg);
     let now = Instant::ZERO;
     let id = client
-        .send_streamed(envelope(&["b"]), smtp_proto::StreamedBody::default())
+        .send_streamed(envelope(&["b"]), smtp_sansio::StreamedBody::default())
         .expect("queued");
     client
         .push_body(id, "line one\r\n".into())
@@ -619,11 +619,11 @@ fn lmtp_lone_dot_waits_for_no_reply() {
 #[test]
 fn streamed_bdat_body_error_at_the_end_is_reported() {
     let mut cfg = plain();
-    cfg.bare_line_endings = smtp_proto::BareLineEndings::Reject;
+    cfg.bare_line_endings = smtp_sansio::BareLineEndings::Reject;
     let mut client = Client::new(Instant::ZERO, cfg);
     let now = Instant::ZERO;
     let id = client
-        .send_streamed(envelope(&["b"]), smtp_proto::StreamedBody::default())
+        .send_streamed(envelope(&["b"]), smtp_sansio::StreamedBody::default())
         .expect("queued");
     client
         .push_body(id, "ends in a bare cr\r".into())
@@ -645,7 +645,7 @@ fn streamed_bdat_body_error_at_the_end_is_reported() {
                 Some(bytes) => client.handle_input(now, bytes),
                 None => break,
             },
-            Action::Event(smtp_proto::Event::Settled(id)) => report = client.take_report(id),
+            Action::Event(smtp_sansio::Event::Settled(id)) => report = client.take_report(id),
             Action::Idle => break,
             _ => {}
         }
@@ -653,7 +653,7 @@ fn streamed_bdat_body_error_at_the_end_is_reported() {
     let report = report.expect("reported");
     assert_eq!(
         report.outcome,
-        Outcome::InvalidBody(smtp_proto::DataError::BareLineEnding)
+        Outcome::InvalidBody(smtp_sansio::DataError::BareLineEnding)
     );
     assert!(
         sent.ends_with(b"RSET\r\n"),

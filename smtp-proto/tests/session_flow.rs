@@ -3,7 +3,7 @@
 
 mod support;
 
-use smtp_proto::{Outcome, TlsMode, TranscriptLine};
+use smtp_sansio::{Outcome, TlsMode, TranscriptLine};
 use support::session::{Seen, Step::*, config, config_with_password, envelope, one_message, play};
 
 const SES_GREETING: &[u8] = b"220 email-smtp.amazonaws.com ESMTP SimpleEmailService-d-ABC\r\n";
@@ -255,7 +255,7 @@ fn queries_and_reset_report_their_replies() {
         &config(TlsMode::InsecurePlaintext),
         |c| {
             c.noop().expect("queued");
-            c.verify(smtp_proto::QueryArg::parse("postmaster").expect("valid"))
+            c.verify(smtp_sansio::QueryArg::parse("postmaster").expect("valid"))
                 .expect("queued");
             c.reset().expect("queued");
             c.help(None).expect("queued");
@@ -284,7 +284,7 @@ fn queries_and_reset_report_their_replies() {
 fn e13_transcript_redacts_credentials() {
     let mut cfg = config_with_password(TlsMode::Implicit);
     cfg.transcript = true;
-    cfg.auth.preference = vec![smtp_proto::Mechanism::Login];
+    cfg.auth.preference = vec![smtp_sansio::Mechanism::Login];
     let run = play(
         &cfg,
         |_| {},
@@ -352,7 +352,7 @@ fn rfc2920_3_1_unanswered_commands_are_bounded() {
         b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.net>\r\nBDAT 4 LAST\r\nHi\r\n";
     let run = support::session::play_with(
         cfg,
-        &|c: &mut smtp_proto::Client| {
+        &|c: &mut smtp_sansio::Client| {
             for _ in 0..2 {
                 c.send(envelope(&["b"]), "Hi\r\n".into()).expect("queued");
             }
@@ -396,7 +396,7 @@ fn unacknowledged_bytes_are_bounded() {
     // How the batch is cut depends on when replies arrive, so one feeding strategy is used.
     let run = support::session::play_with(
         cfg,
-        &|c: &mut smtp_proto::Client| {
+        &|c: &mut smtp_sansio::Client| {
             for _ in 0..N {
                 c.send(envelope(&["b"]), body.clone().into())
                     .expect("queued");

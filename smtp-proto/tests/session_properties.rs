@@ -8,7 +8,7 @@ mod support;
 use core::time::Duration;
 
 use proptest::prelude::*;
-use smtp_proto::{Action, Client, Instant, TlsInfo, TlsMode};
+use smtp_sansio::{Action, Client, Instant, TlsInfo, TlsMode};
 use support::session::{config_with_password, envelope};
 use support::verdict_check::{CAPS, Scenario, check};
 

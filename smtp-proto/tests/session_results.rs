@@ -5,7 +5,7 @@
 mod support;
 
 use bytes::Bytes;
-use smtp_proto::{
+use smtp_sansio::{
     Action, Client, Disconnect, Error, Instant, Outcome, Stage, StreamedBody, SubmitError, TlsInfo,
     TlsMode, TransactionId, UsageError, Verdict,
 };
@@ -40,7 +40,7 @@ impl Driver {
                 Ok(Action::Transmit { data, .. }) => {
                     self.sent.extend_from_slice(&data.into_bytes())
                 }
-                Ok(Action::Event(smtp_proto::Event::Settled(id))) => self.settled.push(id),
+                Ok(Action::Event(smtp_sansio::Event::Settled(id))) => self.settled.push(id),
                 Ok(Action::Event(_)) => {}
                 Ok(_) => return,
                 Err(error) => {

@@ -2,7 +2,7 @@
 
 mod support;
 
-use smtp_proto::{
+use smtp_sansio::{
     Action, Client, Disconnect, Error, Instant, Outcome, ProtocolError, ReplyError, Stage, TlsInfo,
     TlsMode, Verdict,
 };
@@ -199,7 +199,7 @@ fn a8_e3_nothing_from_before_tls_survives_the_handshake() {
         b"250-mx\r\n250-SIZE 100000000\r\n250 AUTH SCRAM-SHA-256\r\n",
     );
     let caps = client.capabilities().expect("post-TLS capabilities");
-    assert_eq!(caps.size(), Some(smtp_proto::SizeLimit::Max(100_000_000)));
+    assert_eq!(caps.size(), Some(smtp_sansio::SizeLimit::Max(100_000_000)));
     assert!(!caps.pipelining());
     let sent = drain(&mut client);
     assert_eq!(sent, b"QUIT\r\n", "PLAIN from before TLS is not used");

@@ -4,7 +4,7 @@
 
 mod support;
 
-use smtp_proto::{
+use smtp_sansio::{
     Config, Disconnect, Error, Outcome, ProtocolError, Stage, TlsMode, TransactionReport, Verdict,
 };
 use support::session::{Run, Step::*, config, envelope, established, play};
@@ -18,7 +18,7 @@ fn plain() -> Config {
 }
 
 /// Queues one message per recipient list, in order, each with the body `x`.
-fn messages(lists: &'static [&'static [&'static str]]) -> impl Fn(&mut smtp_proto::Client) {
+fn messages(lists: &'static [&'static [&'static str]]) -> impl Fn(&mut smtp_sansio::Client) {
     move |client| {
         let batch = lists
             .iter()

@@ -6,7 +6,7 @@ mod support;
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use smtp_proto::{BdatEncoder, DataEncoder, TextPolicy};
+use smtp_sansio::{BdatEncoder, DataEncoder, TextPolicy};
 use support::answering::send;
 
 /// The most body octets one DATA transmission carries, plus room for the dots added to it.

@@ -7,7 +7,7 @@
 //! With CA_FILE the sessions run STARTTLS and AUTH (`demo` / `demo-password`, the embedded
 //! test server's) to `localhost`; without it, plaintext to 127.0.0.1.
 
-use smtp_tokio::smtp_proto::{ClientId, Credentials, TlsMode};
+use smtp_tokio::smtp_sansio::{ClientId, Credentials, TlsMode};
 use smtp_tokio::{Endpoint, Options, connect};
 
 #[tokio::main(flavor = "current_thread")]

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use send_cli::parse_args;
 use smtp_tokio::server::{ServerOptions, TestServer};
-use smtp_tokio::smtp_proto::{ClientId, Credentials, Timeouts, TlsMode};
+use smtp_tokio::smtp_sansio::{ClientId, Credentials, Timeouts, TlsMode};
 use smtp_tokio::{Endpoint, Mailer, Options};
 
 #[tokio::main]

@@ -3,8 +3,8 @@
 use std::io;
 use std::time::Duration;
 
-use smtp_proto::driver::{Io, log_line, next_io};
-use smtp_proto::{Client, Disconnect, Event, TlsInfo, Transmission};
+use smtp_sansio::driver::{Io, log_line, next_io};
+use smtp_sansio::{Client, Disconnect, Event, TlsInfo, Transmission};
 use tokio::time::{timeout, timeout_at};
 
 use crate::session::Session;
@@ -46,7 +46,7 @@ impl Session {
     /// Writes a transmission with vectored writes, reading what the server sends meanwhile
     /// (RFC 2920 §3.1, SECURITY.md F11). A failed write first collects what the server said
     /// before it left, then reports the lost connection.
-    async fn transmit(&mut self, mut data: Transmission, deadline: smtp_proto::Instant) {
+    async fn transmit(&mut self, mut data: Transmission, deadline: smtp_sansio::Instant) {
         let at = self.clock.deadline(deadline);
         loop {
             let clock = self.clock;
@@ -77,7 +77,7 @@ impl Session {
         }
     }
 
-    async fn receive(&mut self, deadline: smtp_proto::Instant) {
+    async fn receive(&mut self, deadline: smtp_sansio::Instant) {
         let at = self.clock.deadline(deadline);
         let Some(stream) = self.stream.as_mut() else {
             return;
@@ -92,7 +92,7 @@ impl Session {
         }
     }
 
-    async fn upgrade(&mut self, deadline: smtp_proto::Instant) {
+    async fn upgrade(&mut self, deadline: smtp_sansio::Instant) {
         let (Some(Stream::Plain(tcp)), Some(connector)) =
             (self.stream.take(), self.connector.clone())
         else {
@@ -159,7 +159,7 @@ impl Session {
 }
 
 /// Hands what one read brought to the core: input, or (when empty) the end of the stream.
-fn feed(client: &mut Client, now: smtp_proto::Instant, input: &[u8]) {
+fn feed(client: &mut Client, now: smtp_sansio::Instant, input: &[u8]) {
     if input.is_empty() {
         client.handle_connection_lost(now, Disconnect::Closed);
     } else {

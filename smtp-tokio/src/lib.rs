@@ -1,4 +1,4 @@
-//! Drives the [`smtp_proto`] client over tokio and rustls.
+//! Drives the [`smtp_sansio`] client over tokio and rustls.
 //!
 //! The adapter is a loop: it asks the core what to do, does the IO, and reports back. It makes
 //! no protocol decisions, holds no read buffer of its own between the socket and the core (so
@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! use smtp_tokio::{Endpoint, Options, connect};
-//! use smtp_tokio::smtp_proto::{ClientId, Credentials, Envelope, Mailbox};
+//! use smtp_tokio::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // Amazon SES in us-east-1 on port 587: STARTTLS, picked from the port.
@@ -39,11 +39,11 @@ mod tls;
 
 pub use mailer::Mailer;
 pub use session::{Session, connect, connect_over};
-pub use smtp_proto;
-pub use smtp_proto::driver::Error;
-pub use smtp_proto::{Endpoint, EndpointError, SES_PORTS, ses_host};
+pub use smtp_sansio;
+pub use smtp_sansio::driver::Error;
+pub use smtp_sansio::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use tls::TlsOptions;
 
 /// Everything needed to open a session: endpoint, the core's configuration, and the roots of
 /// trust.
-pub type Options = smtp_proto::driver::Options<TlsOptions>;
+pub type Options = smtp_sansio::driver::Options<TlsOptions>;

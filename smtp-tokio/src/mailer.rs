@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use smtp_proto::driver::{ConnEvent, Dispatcher, Order};
-use smtp_proto::pool::{ConnId, JobId, PoolPolicy};
-use smtp_proto::{Envelope, TransactionReport, UsageError};
+use smtp_sansio::driver::{ConnEvent, Dispatcher, Order};
+use smtp_sansio::pool::{ConnId, JobId, PoolPolicy};
+use smtp_sansio::{Envelope, TransactionReport, UsageError};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
@@ -47,11 +47,11 @@ impl Drop for Handle {
 /// idle timeout or a `421`. Deferred messages are sent again after the policy's delays
 /// (5, 10 and 30 s by default, as AWS advises), messages the server never saw at once on
 /// another connection; unknown ones are never sent twice unless the policy says so. Every
-/// decision is the core's ([`smtp_proto::pool`]); this type only carries them out.
+/// decision is the core's ([`smtp_sansio::pool`]); this type only carries them out.
 ///
 /// ```no_run
 /// use smtp_tokio::{Endpoint, Mailer, Options};
-/// use smtp_tokio::smtp_proto::{ClientId, Credentials, Envelope, Mailbox, Verdict};
+/// use smtp_tokio::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox, Verdict};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// // Amazon SES over STARTTLS: the pool follows SES's limits (PoolPolicy::ses).
@@ -90,7 +90,7 @@ impl Mailer {
     }
 
     /// Sends one message and returns its final report, after every try the policy allows: its
-    /// [`Verdict`](smtp_proto::Verdict) says what became of it. An error means it was never
+    /// [`Verdict`](smtp_sansio::Verdict) says what became of it. An error means it was never
     /// sent: it is invalid, the mailer is closed, or no connection could be opened.
     pub async fn send(&self, envelope: Envelope, body: Bytes) -> Result<TransactionReport, Error> {
         self.submit(envelope, body)

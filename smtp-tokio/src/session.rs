@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use rustls_pki_types::ServerName;
-use smtp_proto::driver::{self, Clock};
-use smtp_proto::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport};
+use smtp_sansio::driver::{self, Clock};
+use smtp_sansio::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpStream, lookup_host};
 use tokio::time::{Instant, timeout_at};
@@ -17,7 +17,7 @@ use crate::{Error, Options};
 /// An open SMTP session. Send messages with [`send`](Self::send) and friends, then
 /// [`quit`](Self::quit).
 ///
-/// Every message gets a report with its [`Verdict`](smtp_proto::Verdict), even when the
+/// Every message gets a report with its [`Verdict`](smtp_sansio::Verdict), even when the
 /// connection fails under it: a send returns `Ok(report)` whenever the message was queued, and
 /// the report says whether it was delivered, deferred, bounced, unknown or not attempted. Once
 /// the session has failed ([`error`](Self::error)), every later call returns that error.
@@ -44,7 +44,7 @@ impl std::fmt::Debug for Session {
 pub async fn connect(options: Options) -> Result<Session, Error> {
     let epoch = Instant::now();
     let tls = prepare_tls(&options)?;
-    let greeting = smtp_proto::Instant::from_duration(options.config.timeouts.greeting);
+    let greeting = smtp_sansio::Instant::from_duration(options.config.timeouts.greeting);
     let deadline = Instant::from_std(Clock::starting_at(epoch.into_std()).deadline(greeting));
     let host = options.endpoint.host.clone();
     let addresses = timeout_at(
@@ -90,7 +90,7 @@ struct PreparedTls {
 
 fn prepare_tls(options: &Options) -> Result<PreparedTls, Error> {
     let host = &options.endpoint.host;
-    let needs_tls = options.endpoint.tls != smtp_proto::TlsMode::InsecurePlaintext;
+    let needs_tls = options.endpoint.tls != smtp_sansio::TlsMode::InsecurePlaintext;
     Ok(PreparedTls {
         connector: needs_tls.then(|| options.tls.connector()).transpose()?,
         server_name: ServerName::try_from(host.clone())
@@ -115,7 +115,7 @@ async fn start(
     config.transcript = tracing::enabled!(target: "smtp", tracing::Level::DEBUG);
     tcp.set_nodelay(true).map_err(Error::Connect)?;
     let mut session = Session {
-        client: Client::new(smtp_proto::Instant::ZERO, config),
+        client: Client::new(smtp_sansio::Instant::ZERO, config),
         stream: Some(Stream::Plain(tcp)),
         connector: tls.connector,
         server_name: tls.server_name,
@@ -202,7 +202,7 @@ impl Session {
     }
 
     /// Cancels message `id` after its body source failed with `error`, and settles it.
-    async fn abandon(&mut self, id: smtp_proto::TransactionId, error: std::io::Error) -> Error {
+    async fn abandon(&mut self, id: smtp_sansio::TransactionId, error: std::io::Error) -> Error {
         if self.client.cancel(id).is_ok() {
             self.drive(|c| c.is_settled(id)).await;
             let _ = self.client.take_report(id);
@@ -226,7 +226,7 @@ impl Session {
     }
 
     /// The server's capabilities (after TLS, the post-TLS ones).
-    pub fn capabilities(&self) -> Option<&smtp_proto::Capabilities> {
+    pub fn capabilities(&self) -> Option<&smtp_sansio::Capabilities> {
         self.client.capabilities()
     }
 
@@ -237,7 +237,7 @@ impl Session {
 
     /// The error that ended the session, if it failed: why the messages it still held were
     /// reported deferred, unknown or not attempted. Every later call returns it.
-    pub fn error(&self) -> Option<&smtp_proto::Error> {
+    pub fn error(&self) -> Option<&smtp_sansio::Error> {
         self.client.error()
     }
 }

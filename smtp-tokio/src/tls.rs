@@ -7,7 +7,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio_rustls::TlsConnector;
 
-use smtp_proto::driver::Built;
+use smtp_sansio::driver::Built;
 
 use crate::Error;
 
@@ -55,7 +55,7 @@ impl TlsOptions {
 
     /// Adds every certificate in a PEM file as a trusted root.
     pub fn add_ca_file(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
-        self.add_ca_pem(&smtp_proto::driver::read_pem_file(path.as_ref())?)
+        self.add_ca_pem(&smtp_sansio::driver::read_pem_file(path.as_ref())?)
     }
 
     /// The rustls connector: TLS 1.2 or 1.3 only (RFC 8314 §5, RFC 8997), certificate and host

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use smtp_tokio::server::{ConnectionRecord, ServerOptions, TestServer};
-use smtp_tokio::smtp_proto::{
+use smtp_tokio::smtp_sansio::{
     ClientId, Credentials, Envelope, Mailbox, Outcome, StreamedBody, Timeouts, TlsMode,
 };
 use smtp_tokio::{Endpoint, Error, Options, connect, connect_over};
@@ -185,7 +185,7 @@ async fn a_failed_body_source_under_data_drops_the_connection() {
         .await
         .expect_err("the source failed");
     assert!(matches!(error, Error::BodyRead(_)), "{error:?}");
-    let cancelled = smtp_tokio::smtp_proto::Error::Cancelled;
+    let cancelled = smtp_tokio::smtp_sansio::Error::Cancelled;
     let next = session
         .send(envelope(&["b@example.net"]), "x\r\n".into())
         .await;
@@ -239,7 +239,7 @@ async fn a13_untrusted_certificate_fails_the_handshake() {
     untrusting.tls.webpki_roots = true;
     let error = connect(untrusting).await.expect_err("untrusted");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
     assert!(server.received().is_empty());
@@ -256,7 +256,7 @@ async fn g3_f12_implicit_tls_against_a_plaintext_server_fails_without_fallback()
         .await
         .expect_err("plaintext server");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
     last_connection(&server).await;
@@ -359,7 +359,7 @@ async fn g5_sni_is_the_dialled_name_and_the_certificate_must_match_it() {
         .await
         .expect_err("a certificate for another name");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
     assert!(other.received().is_empty());
@@ -445,7 +445,7 @@ async fn g9_a_caller_supplied_connection_still_gets_tls() {
         .await
         .expect_err("plaintext server");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use smtp_tokio::server::{Limits, ServerOptions, TestServer};
-use smtp_tokio::smtp_proto::pool::{PoolPolicy, Rate};
-use smtp_tokio::smtp_proto::{ClientId, Envelope, Mailbox, Timeouts, TlsMode, Verdict};
+use smtp_tokio::smtp_sansio::pool::{PoolPolicy, Rate};
+use smtp_tokio::smtp_sansio::{ClientId, Envelope, Mailbox, Timeouts, TlsMode, Verdict};
 use smtp_tokio::{Endpoint, Error, Mailer, Options};
 
 async fn server(limits: Limits) -> TestServer {

@@ -14,8 +14,8 @@ use old_tls::OldTlsServer;
 use postfix::{
     IMPLICIT_PORT, NO_TLS_PORT, PASSWORD, PLAIN_PORT, Postfix, STARTTLS_PORT, USER, envelope,
 };
-use smtp_tokio::smtp_proto::pool::PoolPolicy;
-use smtp_tokio::smtp_proto::{
+use smtp_tokio::smtp_sansio::pool::PoolPolicy;
+use smtp_tokio::smtp_sansio::{
     ClientId, Credentials, Error as SmtpError, Mechanism, StreamedBody, Timeouts, TlsMode,
 };
 use smtp_tokio::{Endpoint, Error, Mailer, Options, connect};
@@ -175,7 +175,7 @@ async fn a13_wrong_ca_is_refused_in_the_handshake() {
     opts.tls.webpki_roots = true;
     let error = connect(opts).await.expect_err("untrusted");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
 }
@@ -189,7 +189,7 @@ async fn implicit_tls_against_the_starttls_port_is_a_clear_error() {
         .await
         .expect_err("the server greets in plaintext");
     assert!(
-        matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_))),
+        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
         "{error:?}"
     );
     assert!(
@@ -319,7 +319,7 @@ async fn g7_a16_tls_below_1_2_fails_the_handshake() {
         let mut options = options(&postfix, server.port(), TlsMode::Implicit, false);
         options.config.timeouts = Timeouts::uniform(Duration::from_secs(2));
         let error = connect(options).await.expect_err("no SMTP server");
-        let handshake = matches!(error, Error::Smtp(smtp_proto::Error::TlsHandshake(_)));
+        let handshake = matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_)));
         assert_eq!(handshake, refused, "{flag}: {error:?}");
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use smtp_tokio::smtp_proto::{ClientId, Envelope, Mailbox, Timeouts, TlsMode};
+use smtp_tokio::smtp_sansio::{ClientId, Envelope, Mailbox, Timeouts, TlsMode};
 use smtp_tokio::{Endpoint, Options, connect_over};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};

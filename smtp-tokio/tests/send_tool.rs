@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use send_cli::{Sent, describe, describe_unsent, exit_status};
 use smtp_tokio::server::{Fault, FaultAction, FaultPoint, ServerOptions, TestServer};
-use smtp_tokio::smtp_proto::pool::PoolPolicy;
-use smtp_tokio::smtp_proto::{ClientId, Envelope, Mailbox, Timeouts, TlsMode};
+use smtp_tokio::smtp_sansio::pool::PoolPolicy;
+use smtp_tokio::smtp_sansio::{ClientId, Envelope, Mailbox, Timeouts, TlsMode};
 use smtp_tokio::{Endpoint, Mailer, Options};
 
 fn plaintext_server() -> ServerOptions {

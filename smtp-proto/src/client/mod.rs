@@ -151,7 +151,7 @@ enum Op {
 /// still held, then returns its error, the same every time, from every call.
 ///
 /// ```
-/// use smtp_proto::{
+/// use smtp_sansio::{
 ///     Action, Client, ClientId, Config, Disconnect, Envelope, Event, Instant, Mailbox, TlsMode,
 ///     Verdict,
 /// };

@@ -4,8 +4,8 @@
 //! connections, runs the sessions and reports back.
 //!
 //! ```
-//! use smtp_proto::pool::{Decision, Pool, PoolPolicy};
-//! use smtp_proto::Instant;
+//! use smtp_sansio::pool::{Decision, Pool, PoolPolicy};
+//! use smtp_sansio::Instant;
 //!
 //! let mut pool: Pool = Pool::new(PoolPolicy::default());
 //! let now = Instant::ZERO;

@@ -2,7 +2,7 @@
 //! the session benchmark: what the client transmitted, kept as it was handed out.
 
 use bytes::{Buf, Bytes};
-use smtp_proto::{
+use smtp_sansio::{
     Action, Client, ClientId, Config, Envelope, Event, Instant, Mailbox, TlsMode,
     TransactionReport, Transmission,
 };

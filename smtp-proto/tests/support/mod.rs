@@ -10,7 +10,7 @@ pub mod verdict_check;
 
 use bytes::BytesMut;
 pub use reference::{Decoded, decode_pieces};
-use smtp_proto::{Capabilities, Command, Mailbox, Reply, ReplyLimits};
+use smtp_sansio::{Capabilities, Command, Mailbox, Reply, ReplyLimits};
 
 /// Feeds `input` cut at the given lengths (the rest in one piece), draining after each piece.
 pub fn decode_split(limits: ReplyLimits, input: &[u8], cuts: &[usize]) -> Decoded {

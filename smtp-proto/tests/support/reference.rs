@@ -4,7 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use smtp_proto::{Reply, ReplyDecoder, ReplyError, ReplyLimits};
+use smtp_sansio::{Reply, ReplyDecoder, ReplyError, ReplyLimits};
 
 /// What a decoder produced from some input: the replies, the error that ended the stream if
 /// any, and whether it was left inside a reply.

@@ -3,8 +3,8 @@
 
 use core::time::Duration;
 
-use smtp_proto::wire::escape::Escaped;
-use smtp_proto::{
+use smtp_sansio::wire::escape::Escaped;
+use smtp_sansio::{
     Action, Client, Config, Error, Event, Instant, Reply, TlsInfo, TransactionReport,
     TranscriptLine,
 };
@@ -225,7 +225,7 @@ pub fn play_with(config: Config, setup: &dyn Fn(&mut Client), steps: &[Step], fe
                 player.drive();
             }
             Step::Reset => {
-                let reset = smtp_proto::Disconnect::Reset;
+                let reset = smtp_sansio::Disconnect::Reset;
                 player.client.handle_connection_lost(player.now, reset);
                 player.drive();
             }
@@ -252,27 +252,27 @@ pub fn play(config: &Config, setup: impl Fn(&mut Client), steps: &[Step]) -> Run
 }
 
 /// A configuration for `client.example` in the given mode.
-pub fn config(tls: smtp_proto::TlsMode) -> Config {
+pub fn config(tls: smtp_sansio::TlsMode) -> Config {
     Config::new(
-        smtp_proto::ClientId::parse("client.example").expect("valid"),
+        smtp_sansio::ClientId::parse("client.example").expect("valid"),
         tls,
     )
 }
 
 /// The same with password credentials `user` / `pass`.
-pub fn config_with_password(tls: smtp_proto::TlsMode) -> Config {
+pub fn config_with_password(tls: smtp_sansio::TlsMode) -> Config {
     let mut config = config(tls);
-    config.credentials = Some(smtp_proto::Credentials::password("user", "pass").expect("valid"));
+    config.credentials = Some(smtp_sansio::Credentials::password("user", "pass").expect("valid"));
     config
 }
 
 /// An envelope from `a@example.com` to the given local parts at `example.net`.
-pub fn envelope(to: &[&str]) -> smtp_proto::Envelope {
-    let from = smtp_proto::Mailbox::parse("a@example.com").expect("valid");
+pub fn envelope(to: &[&str]) -> smtp_sansio::Envelope {
+    let from = smtp_sansio::Mailbox::parse("a@example.com").expect("valid");
     let to = to
         .iter()
-        .map(|local| smtp_proto::Mailbox::parse(&format!("{local}@example.net")).expect("valid"));
-    smtp_proto::Envelope::new(from, to)
+        .map(|local| smtp_sansio::Mailbox::parse(&format!("{local}@example.net")).expect("valid"));
+    smtp_sansio::Envelope::new(from, to)
 }
 
 /// Queues one message to `b@example.net` with a short body.
@@ -288,8 +288,8 @@ pub fn one_message(client: &mut Client) {
 /// The steps that bring a session in `mode` to ready, ending with `ehlo` as the (last) EHLO
 /// reply. What the client sent before that reply is skipped; what it sends in answer to it is
 /// left for the next `Client` step.
-pub fn established(mode: smtp_proto::TlsMode, ehlo: &'static [u8]) -> Vec<Step<'static>> {
-    use smtp_proto::TlsMode;
+pub fn established(mode: smtp_sansio::TlsMode, ehlo: &'static [u8]) -> Vec<Step<'static>> {
+    use smtp_sansio::TlsMode;
     let mut steps = match mode {
         TlsMode::Implicit => vec![Step::Tls { verified: true }, Step::Server(b"220 mx\r\n")],
         TlsMode::StartTls | TlsMode::StartTlsOpportunistic => vec![
@@ -306,5 +306,7 @@ pub fn established(mode: smtp_proto::TlsMode, ehlo: &'static [u8]) -> Vec<Step<'
 }
 
 /// The modes with TLS, for running a case in each (SECURITY.md G10).
-pub const TLS_MODES: [smtp_proto::TlsMode; 2] =
-    [smtp_proto::TlsMode::StartTls, smtp_proto::TlsMode::Implicit];
+pub const TLS_MODES: [smtp_sansio::TlsMode; 2] = [
+    smtp_sansio::TlsMode::StartTls,
+    smtp_sansio::TlsMode::Implicit,
+];

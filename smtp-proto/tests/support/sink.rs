@@ -4,7 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use smtp_proto::{Action, Client, Disconnect, Event, Instant};
+use smtp_sansio::{Action, Client, Disconnect, Event, Instant};
 
 /// Where the sink is in the client's stream.
 enum Mode {
@@ -121,7 +121,7 @@ impl Sink {
     pub fn drive(
         &mut self,
         client: &mut Client,
-        mut report: impl FnMut(smtp_proto::TransactionReport),
+        mut report: impl FnMut(smtp_sansio::TransactionReport),
     ) {
         let now = Instant::ZERO;
         loop {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use smtp_proto::{
+use smtp_sansio::{
     Action, Client, ClientId, Config, Disconnect, Envelope, Event, Instant, Mailbox, Outcome,
     TlsMode, TransactionId, TransactionReport, TranscriptLine, Verdict,
 };

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use smtp_proto::wire::base64;
+use smtp_sansio::wire::base64;
 
 use super::conn::{Conn, End};
 use super::fault::{FaultAction, FaultPoint};
