@@ -8,7 +8,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use smtp_fuzz::{cuts_from_seed, pieces, reference_canonical};
-use smtp_sansio::wire::dot_stuff::unstuff;
+use smtp_fuzz::unstuff;
 use smtp_sansio::{BareLineEndings, BdatContent, BdatEncoder, DataEncoder, TextPolicy};
 
 fn data(policy: TextPolicy, chunks: &[&[u8]]) -> Result<Vec<u8>, smtp_sansio::DataError> {

@@ -12,7 +12,7 @@ mod model_server;
 #[path = "../../smtp-proto/tests/support/verdict_check.rs"]
 mod verdict_check;
 
-pub use reference::{Decoded, decode_pieces as decode, reference_canonical};
+pub use reference::{Decoded, decode_pieces as decode, reference_canonical, unstuff};
 pub use verdict_check::{Scenario, check as check_verdicts};
 
 /// Cuts `data` into pieces whose lengths come from `cuts` (each 1 to 16), the rest last.
@@ -45,7 +45,12 @@ pub fn cuts_from_seed(seed: u8, len: usize) -> Vec<u8> {
 
 /// Small limits, so that the fuzzer reaches every limit quickly.
 pub fn small_limits() -> ReplyLimits {
-    ReplyLimits { max_line_len: 64, max_challenge_line_len: 96, max_lines: 6, max_reply_len: 256 }
+    let mut limits = ReplyLimits::default();
+    limits.max_line_len = 64;
+    limits.max_challenge_line_len = 96;
+    limits.max_lines = 6;
+    limits.max_reply_len = 256;
+    limits
 }
 
 /// Asserts that `line` is one command line: CRLF once, at the end, and no CR, LF or NUL before.

@@ -123,14 +123,18 @@ extern crate alloc;
 #[cfg(all(feature = "std", not(test)))]
 extern crate std;
 
-pub mod client;
+mod client;
 #[cfg(feature = "std")]
 pub mod driver;
-pub mod endpoint;
-pub mod error;
+mod endpoint;
+mod error;
 pub mod pool;
-pub mod types;
-pub mod wire;
+mod types;
+mod wire;
+
+/// The `bytes` crate, whose `Bytes` carries message bodies and whose `Buf` a
+/// [`Transmission`] implements: drivers use it without naming a version of their own.
+pub use bytes;
 
 pub use client::Client;
 pub use client::config::{AuthPolicy, Config, Credentials, TlsMode};

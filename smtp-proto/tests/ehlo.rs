@@ -199,11 +199,9 @@ fn thousands_of_keywords_stay_within_limits() {
         decoded.error,
         Some(smtp_sansio::ReplyError::TooManyLines { .. })
     ));
-    let limits = smtp_sansio::ReplyLimits {
-        max_lines: 10_000,
-        max_reply_len: 1 << 20,
-        ..Default::default()
-    };
+    let mut limits = smtp_sansio::ReplyLimits::default();
+    limits.max_lines = 10_000;
+    limits.max_reply_len = 1 << 20;
     let decoded = support::decode_split(limits, &wire, &[]);
     let c = Capabilities::from_ehlo_reply(&decoded.replies[0]).expect("250");
     assert_eq!(c.others().len(), 5001);

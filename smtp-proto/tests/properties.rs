@@ -2,11 +2,11 @@
 
 mod support;
 
-use support::reference::reference_canonical;
+use support::reference::{reference_canonical, unstuff};
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use smtp_sansio::wire::dot_stuff::unstuff;
+
 use smtp_sansio::{
     BdatContent, BdatEncoder, Capabilities, ClientId, Command, DataEncoder, MailCommand,
     MailParameters, Mailbox, QueryArg, RcptCommand, Reply, ReplyCode, ReplyLimits, TextPolicy,
@@ -30,12 +30,12 @@ fn cuts() -> impl Strategy<Value = Vec<usize>> {
 }
 
 fn small_limits() -> ReplyLimits {
-    ReplyLimits {
-        max_line_len: 40,
-        max_challenge_line_len: 60,
-        max_lines: 5,
-        max_reply_len: 120,
-    }
+    let mut limits = ReplyLimits::default();
+    limits.max_line_len = 40;
+    limits.max_challenge_line_len = 60;
+    limits.max_lines = 5;
+    limits.max_reply_len = 120;
+    limits
 }
 
 fn text_body() -> impl Strategy<Value = Vec<u8>> {

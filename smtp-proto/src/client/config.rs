@@ -126,6 +126,7 @@ impl Credentials {
 
 /// Which mechanism to use and on what channel credentials may be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuthPolicy {
     /// Mechanisms in order of preference; the first that the server advertised after TLS and
     /// that suits the credentials is used (SECURITY.md E3). Default: OAUTHBEARER, XOAUTH2,
@@ -156,6 +157,7 @@ impl Default for AuthPolicy {
 
 /// Everything a [`Client`](crate::Client) needs to know before the connection starts.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Config {
     /// The name sent in EHLO.
     pub client_id: ClientId,

@@ -100,9 +100,24 @@ pub enum TranscriptLine {
 
 /// A body the application streams in pieces with [`Client::push_body`](crate::Client::push_body).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamedBody {
     /// The body has octets above 127 (it needs 8BITMIME, RFC 6152).
     pub eight_bit: bool,
     /// The expected size, declared with SIZE when the server offers it (RFC 1870).
     pub size_hint: Option<u64>,
+}
+
+impl StreamedBody {
+    /// A body of about `octets` octets, declared with SIZE (RFC 1870).
+    pub fn with_size(mut self, octets: u64) -> Self {
+        self.size_hint = Some(octets);
+        self
+    }
+
+    /// A body with octets above 127, sent with `BODY=8BITMIME` (RFC 6152).
+    pub fn with_eight_bit(mut self) -> Self {
+        self.eight_bit = true;
+        self
+    }
 }

@@ -2,18 +2,18 @@
 
 mod auth;
 mod body;
-pub mod config;
-pub mod error;
-pub mod event;
+pub(crate) mod config;
+pub(crate) mod error;
+pub(crate) mod event;
 mod ledger;
 mod phase;
 mod pump;
 mod queue;
-pub mod report;
+pub(crate) mod report;
 mod results;
-pub mod time;
-pub mod transaction;
-pub mod transmission;
+pub(crate) mod time;
+pub(crate) mod transaction;
+pub(crate) mod transmission;
 mod verdict;
 
 use alloc::collections::VecDeque;

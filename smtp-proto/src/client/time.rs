@@ -37,6 +37,7 @@ impl Instant {
 /// partial data never extends it, so a server that drips one byte at a time still times out
 /// (SECURITY.md F1, F2). The defaults are RFC 5321 §4.5.3.2's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// The `220` greeting (§4.5.3.2.1): 5 minutes.
     pub greeting: Duration,

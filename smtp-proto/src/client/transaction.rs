@@ -16,6 +16,7 @@ use crate::wire::text::TextPolicy;
 
 /// One recipient and its RCPT parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Recipient {
     /// The forward-path.
     pub path: ForwardPath,
@@ -34,6 +35,7 @@ pub struct Recipient {
 /// another transaction. A recipient refused with `452` (too many recipients, RFC 5321
 /// §4.5.3.1.10) is reported the same way as any transient refusal, for the caller to retry.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Envelope {
     /// The reverse-path.
     pub from: ReversePath,
@@ -43,7 +45,42 @@ pub struct Envelope {
     pub params: MailParameters,
 }
 
+impl Recipient {
+    /// A recipient with no parameters.
+    pub fn new(path: impl Into<ForwardPath>) -> Self {
+        Self {
+            path: path.into(),
+            params: RcptParameters::default(),
+        }
+    }
+
+    /// The same recipient with DSN parameters (RFC 3461).
+    pub fn with_params(mut self, params: RcptParameters) -> Self {
+        self.params = params;
+        self
+    }
+}
+
 impl Envelope {
+    /// The same envelope with MAIL parameters.
+    pub fn with_params(mut self, params: MailParameters) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// An envelope from `from` to `recipients`, each with its own parameters.
+    pub fn with_recipients<F, I>(from: F, recipients: I) -> Self
+    where
+        F: Into<ReversePath>,
+        I: IntoIterator<Item = Recipient>,
+    {
+        Self {
+            from: from.into(),
+            recipients: recipients.into_iter().collect(),
+            params: MailParameters::default(),
+        }
+    }
+
     /// An envelope with no parameters.
     pub fn new<F, I>(from: F, to: I) -> Self
     where

@@ -7,7 +7,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::error::{InvalidInput, check_len, reject_controls};
 
 /// RFC 5321 §4.5.3.1.2: the maximum length of a domain name.
-pub const MAX_DOMAIN_LEN: usize = 255;
+pub(crate) const MAX_DOMAIN_LEN: usize = 255;
 /// RFC 1035 §2.3.4: the maximum length of one label.
 const MAX_LABEL_LEN: usize = 63;
 

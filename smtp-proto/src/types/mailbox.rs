@@ -7,9 +7,9 @@ use super::domain::{Host, display_as_str};
 use crate::error::{InvalidInput, check_len, reject_controls};
 
 /// RFC 5321 §4.5.3.1.1: the maximum length of a local-part.
-pub const MAX_LOCAL_PART_LEN: usize = 64;
+pub(crate) const MAX_LOCAL_PART_LEN: usize = 64;
 /// RFC 5321 §4.5.3.1.3: the maximum length of a path, angle brackets included.
-pub const MAX_PATH_LEN: usize = 256;
+pub(crate) const MAX_PATH_LEN: usize = 256;
 
 /// `atext` (RFC 5322 §3.2.3), extended by `UTF8-non-ascii` (RFC 6531 §3.3).
 fn is_atext(c: char) -> bool {

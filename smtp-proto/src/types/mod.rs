@@ -1,8 +1,8 @@
 //! Validated values: anything that reaches a command line passes through one of these types
 //! (DESIGN.md §4.10, SECURITY.md I4).
 
-pub mod domain;
-pub mod mailbox;
-pub mod mechanism;
-pub mod params;
-pub mod secret;
+pub(crate) mod domain;
+pub(crate) mod mailbox;
+pub(crate) mod mechanism;
+pub(crate) mod params;
+pub(crate) mod secret;

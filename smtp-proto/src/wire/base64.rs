@@ -6,12 +6,12 @@ use bytes::{BufMut, BytesMut};
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// The length of the base64 form of `len` octets, with padding.
-pub const fn encoded_len(len: usize) -> usize {
+pub(crate) const fn encoded_len(len: usize) -> usize {
     len.div_ceil(3) * 4
 }
 
 /// Appends the padded base64 form of `input`.
-pub fn encode(input: &[u8], out: &mut BytesMut) {
+pub(crate) fn encode(input: &[u8], out: &mut BytesMut) {
     out.reserve(encoded_len(input.len()));
     for chunk in input.chunks(3) {
         let b = [
@@ -45,7 +45,7 @@ fn value(c: u8) -> Option<u32> {
 /// Decodes padded base64; `None` for a character outside the alphabet, `=` anywhere but the
 /// end, a length that is not a multiple of four, or non-zero padding bits (RFC 4954 §4,
 /// SECURITY.md E4).
-pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode(input: &[u8]) -> Option<Vec<u8>> {
     if !input.len().is_multiple_of(4) {
         return None;
     }

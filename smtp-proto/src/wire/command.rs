@@ -17,9 +17,9 @@ use crate::types::params::{AuthParam, MailParameters, RcptParameters, Ret, XText
 use crate::types::secret::Secret;
 
 /// RFC 5321 §4.5.3.1.4: the longest command line, CRLF included, before extensions add to it.
-pub const MAX_COMMAND_LINE: usize = 512;
+pub(crate) const MAX_COMMAND_LINE: usize = 512;
 /// RFC 4954 §4: the longest SASL response line, CRLF included.
-pub const MAX_SASL_LINE: usize = 12_288;
+pub(crate) const MAX_SASL_LINE: usize = 12_288;
 
 /// Room that RFC 1870 gives the MAIL line for `SIZE=`.
 const SIZE_ALLOWANCE: usize = 26;

@@ -13,6 +13,7 @@ use crate::error::ReplyError;
 /// Hard limits on what the decoder buffers. The defaults accept every legal reply and bound
 /// hostile ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReplyLimits {
     /// The longest reply line, code and CRLF included. RFC 5321 §4.5.3.1.5 requires at least
     /// 512; the default, 2048, leaves room for servers that write long explanations.

@@ -73,18 +73,3 @@ pub(crate) fn dot_positions(lines: &[u8]) -> impl Iterator<Item = usize> + '_ {
         .into_iter()
         .chain(memchr::memmem::find_iter(lines, b"\n.").map(|at| at + 1))
 }
-
-/// Reverses the transparency of [`DataEncoder`]'s output: strips the terminator and the extra
-/// leading dots. `None` if `wire` does not end in the terminator. For tests and test servers.
-pub fn unstuff(wire: &[u8]) -> Option<alloc::vec::Vec<u8>> {
-    let body = if wire == b".\r\n" {
-        &b""[..]
-    } else {
-        wire.strip_suffix(b".\r\n")?
-    };
-    let mut out = alloc::vec::Vec::with_capacity(body.len());
-    for line in body.split_inclusive(|&b| b == b'\n') {
-        out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
-    }
-    Some(out)
-}

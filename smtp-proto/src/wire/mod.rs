@@ -1,12 +1,12 @@
 //! The wire layer: replies in, command and message bytes out. No state beyond framing.
 
-pub mod base64;
-pub mod bdat;
-pub mod command;
-pub mod decoder;
-pub mod dot_stuff;
-pub mod ehlo;
-pub mod escape;
+pub(crate) mod base64;
+pub(crate) mod bdat;
+pub(crate) mod command;
+pub(crate) mod decoder;
+pub(crate) mod dot_stuff;
+pub(crate) mod ehlo;
+pub(crate) mod escape;
 pub(crate) mod parse;
-pub mod reply;
-pub mod text;
+pub(crate) mod reply;
+pub(crate) mod text;

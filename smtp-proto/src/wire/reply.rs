@@ -282,7 +282,7 @@ impl Reply {
     ///
     /// Call it when the server did not advertise ENHANCEDSTATUSCODES (RFC 2034 §3): its text
     /// then only looks like a status code.
-    pub fn forget_enhanced_status(&mut self) {
+    pub(crate) fn forget_enhanced_status(&mut self) {
         for line in &mut self.lines {
             line.status = None;
             line.text_start = 0;
@@ -346,5 +346,20 @@ impl fmt::Display for Reply {
 impl fmt::Debug for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Reply({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// RFC 2034 §3: a server that did not advertise ENHANCEDSTATUSCODES sends none; text that
+    /// looks like one stays text.
+    #[test]
+    fn b18_an_enhanced_status_not_negotiated_is_text() {
+        let mut decoder = crate::ReplyDecoder::default();
+        decoder.feed(b"550 5.1.1 unknown\r\n");
+        let mut reply = decoder.next_reply().ok().flatten().expect("a reply");
+        reply.forget_enhanced_status();
+        assert_eq!(reply.enhanced_status(), None);
+        assert_eq!(reply.first_text(), b"5.1.1 unknown");
     }
 }

@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use crate::error::DataError;
 
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with its CRLF.
-pub const MAX_TEXT_LINE: usize = 998;
+pub(crate) const MAX_TEXT_LINE: usize = 998;
 
 /// What to do with a CR or LF that is not part of a CRLF pair (SECURITY.md D1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -204,11 +204,6 @@ pub(crate) fn canonical_len(policy: TextPolicy, body: &[u8]) -> Result<usize, Da
         len += 2;
     }
     Ok(len)
-}
-
-/// True if `body` holds no octet above 127, so it can be sent without 8BITMIME (RFC 5321 §2.4).
-pub fn is_seven_bit(body: &[u8]) -> bool {
-    body.is_ascii()
 }
 
 #[cfg(test)]

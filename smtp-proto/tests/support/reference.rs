@@ -62,3 +62,18 @@ pub fn reference_canonical(body: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Reverses the transparency of DATA (RFC 5321 §4.5.2): strips the terminator and the extra
+/// leading dots. `None` if `wire` does not end in the terminator.
+pub fn unstuff(wire: &[u8]) -> Option<Vec<u8>> {
+    let body = if wire == b".\r\n" {
+        &b""[..]
+    } else {
+        wire.strip_suffix(b".\r\n")?
+    };
+    let mut out = Vec::with_capacity(body.len());
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+    }
+    Some(out)
+}

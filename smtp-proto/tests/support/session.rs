@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use smtp_sansio::wire::escape::Escaped;
+use smtp_sansio::Escaped;
 use smtp_sansio::{
     Action, Client, Config, Error, Event, Instant, Reply, TlsInfo, TransactionReport,
     TranscriptLine,

@@ -3,8 +3,6 @@
 
 use std::io;
 
-use smtp_sansio::wire::base64;
-
 use super::conn::{Conn, End};
 use super::fault::{FaultAction, FaultPoint};
 use super::{ServerOptions, Shared, store};
@@ -26,6 +24,14 @@ struct Session {
     /// The authenticated user.
     user: Option<String>,
     txn: Transaction,
+}
+
+/// A SASL response's octets (RFC 4954 §4), or `None` if it is not base64.
+fn decode(response: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(response)
+        .ok()
 }
 
 fn path(argument: &str) -> String {
@@ -213,7 +219,7 @@ async fn auth(
             } else {
                 initial.to_string()
             };
-            base64::decode(response.as_bytes()).and_then(|plain| {
+            decode(&response).and_then(|plain| {
                 let mut fields = plain.split(|&b| b == 0).skip(1);
                 Some((fields.next()?.to_vec(), fields.next()?.to_vec()))
             })
@@ -223,7 +229,7 @@ async fn auth(
             let name = conn.line().await?.unwrap_or_default();
             conn.reply("334 UGFzc3dvcmQ6").await?;
             let password = conn.line().await?.unwrap_or_default();
-            base64::decode(name.as_bytes()).zip(base64::decode(password.as_bytes()))
+            decode(&name).zip(decode(&password))
         }
         _ => {
             conn.reply("504 5.5.4 Unrecognized authentication type")
