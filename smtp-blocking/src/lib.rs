@@ -48,3 +48,8 @@ pub use tls::TlsOptions;
 /// Everything needed to open a session: endpoint, the core's configuration, and the roots of
 /// trust.
 pub type Options = smtp_sansio::driver::Options<TlsOptions>;
+
+/// Compiles and runs the examples of this crate's README as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;
