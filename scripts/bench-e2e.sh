@@ -19,6 +19,7 @@ trap cleanup EXIT
 
 command -v smtp-sink >/dev/null || eval "$(bash scripts/postfix.sh)"
 cargo build --release -q -p smtp-tokio -p smtp-blocking --examples
+cargo build --release -q -p smtp-bench --example compare_lettre
 
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
 

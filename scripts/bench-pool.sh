@@ -24,7 +24,8 @@ trap cleanup EXIT
 command -v smtp-sink >/dev/null || eval "$(bash scripts/postfix.sh)"
 cargo build --release -q -p smtp-blocking --example send
 cp target/release/examples/send target/release/examples/send-blocking
-cargo build --release -q -p smtp-tokio --example send --example compare_lettre
+cargo build --release -q -p smtp-tokio --example send
+cargo build --release -q -p smtp-bench --example compare_lettre
 
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
 smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1000 &
@@ -94,7 +95,8 @@ echo "== a rate of 50 msg/s over 4 connections to smtp-sink (500 messages)"
 printf 'achieved %s msg/s\n' "$(ours send "$SINK_PORT" 500 4 --rate 50)"
 
 echo "== resident memory of 1,000 idle sessions against the embedded test server (another process)"
-cargo build --release -q -p smtp-tokio --example test_server --example idle_sessions
+cargo build --release -q -p smtp-test-server --example test_server
+cargo build --release -q -p smtp-bench --example idle_sessions
 mkfifo "$WORK/hold"
 for mode in plain starttls; do
     flags=()

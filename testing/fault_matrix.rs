@@ -24,7 +24,7 @@ use smtp_sansio::{
     ClientId, Disconnect, Endpoint, Envelope, Mailbox, Outcome, ProtocolError, Reply, Stage,
     Timeouts, TlsMode, TransactionReport, Verdict,
 };
-use smtp_tokio::server::{Fault, FaultAction, FaultPoint, Received, ServerOptions};
+use smtp_test_server::{Fault, FaultAction, FaultPoint, Received, ServerOptions};
 
 /// The session error of the faulty connection, as the client records it.
 pub type SessionError = smtp_sansio::Error;

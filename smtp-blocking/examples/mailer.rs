@@ -10,7 +10,7 @@ use std::time::Instant;
 use smtp_blocking::smtp_sansio::pool::PoolPolicy;
 use smtp_blocking::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox, TlsMode};
 use smtp_blocking::{Endpoint, Mailer, Options};
-use smtp_tokio::server::{Limits, ServerOptions, TestServer};
+use smtp_test_server::{Limits, ServerOptions, TestServer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The embedded server runs on a runtime of its own; the mailer is plain blocking code.

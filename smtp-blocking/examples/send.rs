@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use send_cli::parse_args;
 use smtp_blocking::smtp_sansio::{ClientId, Credentials, Timeouts, TlsMode};
 use smtp_blocking::{Endpoint, Mailer, Options};
-use smtp_tokio::server::{ServerOptions, TestServer};
+use smtp_test_server::{ServerOptions, TestServer};
 
 fn main() -> ExitCode {
     let args = match parse_args() {

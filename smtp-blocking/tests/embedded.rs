@@ -9,7 +9,7 @@ use smtp_blocking::smtp_sansio::{
     ClientId, Credentials, Envelope, Mailbox, StreamedBody, Timeouts, TlsMode,
 };
 use smtp_blocking::{Endpoint, Error, Options, connect, connect_over};
-use smtp_tokio::server::{ConnectionRecord, ServerOptions, TestServer};
+use smtp_test_server::{ConnectionRecord, ServerOptions, TestServer};
 
 /// The embedded server runs on its own runtime; the client under test is plain blocking code.
 fn server(options: ServerOptions) -> (tokio::runtime::Runtime, TestServer) {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use fault_matrix::{Case, FirstRun};
 use smtp_blocking::smtp_sansio::{Envelope, Timeouts, TransactionReport, UsageError, Verdict};
 use smtp_blocking::{Error, Options, connect};
-use smtp_tokio::server::{ServerOptions, TestServer};
+use smtp_test_server::{ServerOptions, TestServer};
 use tokio::runtime::Runtime;
 
 /// The embedded server runs on a runtime of its own; the client under test is blocking code.

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use smtp_blocking::smtp_sansio::pool::{PoolPolicy, Rate};
 use smtp_blocking::smtp_sansio::{ClientId, Envelope, Mailbox, Timeouts, TlsMode, Verdict};
 use smtp_blocking::{Endpoint, Error, Mailer, Options};
-use smtp_tokio::server::{Limits, ServerOptions, TestServer};
+use smtp_test_server::{Limits, ServerOptions, TestServer};
 
 /// The embedded server runs on its own runtime; the mailer under test is plain blocking code.
 fn server(limits: Limits) -> (tokio::runtime::Runtime, TestServer) {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use smtp_tokio::server::{Limits, ServerOptions, TestServer};
+use smtp_test_server::{Limits, ServerOptions, TestServer};
 use smtp_tokio::smtp_sansio::pool::PoolPolicy;
 use smtp_tokio::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox, TlsMode};
 use smtp_tokio::{Endpoint, Mailer, Options};

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use send_cli::parse_args;
-use smtp_tokio::server::{ServerOptions, TestServer};
+use smtp_test_server::{ServerOptions, TestServer};
 use smtp_tokio::smtp_sansio::{ClientId, Credentials, Timeouts, TlsMode};
 use smtp_tokio::{Endpoint, Mailer, Options};
 

@@ -31,8 +31,6 @@
 
 mod drive;
 mod mailer;
-#[cfg(feature = "test-server")]
-pub mod server;
 mod session;
 mod stream;
 mod tls;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use smtp_tokio::server::{ConnectionRecord, ServerOptions, TestServer};
+use smtp_test_server::{ConnectionRecord, ServerOptions, TestServer};
 use smtp_tokio::smtp_sansio::{
     ClientId, Credentials, Envelope, Mailbox, Outcome, StreamedBody, Timeouts, TlsMode,
 };

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fault_matrix::{Case, FirstRun};
-use smtp_tokio::server::TestServer;
+use smtp_test_server::TestServer;
 use smtp_tokio::smtp_sansio::{Envelope, Timeouts, TransactionReport, UsageError, Verdict};
 use smtp_tokio::{Error, Options, connect};
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use smtp_tokio::server::{Limits, ServerOptions, TestServer};
+use smtp_test_server::{Limits, ServerOptions, TestServer};
 use smtp_tokio::smtp_sansio::pool::{PoolPolicy, Rate};
 use smtp_tokio::smtp_sansio::{ClientId, Envelope, Mailbox, Timeouts, TlsMode, Verdict};
 use smtp_tokio::{Endpoint, Error, Mailer, Options};

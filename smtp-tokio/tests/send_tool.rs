@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use send_cli::{Sent, describe, describe_unsent, exit_status};
-use smtp_tokio::server::{Fault, FaultAction, FaultPoint, ServerOptions, TestServer};
+use smtp_test_server::{Fault, FaultAction, FaultPoint, ServerOptions, TestServer};
 use smtp_tokio::smtp_sansio::pool::PoolPolicy;
 use smtp_tokio::smtp_sansio::{ClientId, Envelope, Mailbox, Timeouts, TlsMode};
 use smtp_tokio::{Endpoint, Mailer, Options};

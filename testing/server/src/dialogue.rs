@@ -57,8 +57,7 @@ pub(super) async fn run(shared: &Shared, conn: &mut Conn) -> io::Result<End> {
         return Ok(End::Fault(FaultAction::Eof));
     }
     let mut session = Session::default();
-    conn.reply("220 localhost ESMTP smtp-tokio test server")
-        .await?;
+    conn.reply("220 localhost ESMTP smtp-test-server").await?;
     while let Some(line) = conn.line().await? {
         let (verb, argument) = line.split_once(' ').unwrap_or((&line, ""));
         let verb = verb.to_ascii_uppercase();
@@ -267,7 +266,7 @@ async fn finish(
         fault = fault.or(conn.fault(FaultPoint::Bdat));
     }
     if let Some(action) = fault {
-        if action != FaultAction::Reply421 {
+        if action.stores_message() {
             store(shared, txn, data, conn.tls, &session.user);
         }
         return Ok(Some(End::Fault(action)));

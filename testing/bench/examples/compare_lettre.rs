@@ -5,7 +5,7 @@
 //! examples.
 //!
 //! ```text
-//! cargo run --release -p smtp-tokio --example compare_lettre -- sync|async HOST PORT COUNT [CONCURRENCY]
+//! cargo run --release -p smtp-bench --example compare_lettre -- sync|async HOST PORT COUNT [CONCURRENCY]
 //! ```
 
 use std::time::Instant;

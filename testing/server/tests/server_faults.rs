@@ -5,20 +5,36 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
-use smtp_tokio::server::{Fault, FaultAction, FaultPoint, ServerOptions, TestServer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use smtp_test_server::{Fault, FaultAction, FaultPoint, ServerOptions, TestServer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(5);
-const ACTIONS: [FaultAction; 4] = [
+/// A scripted reply that claims success: a multi-line reply whose lines disagree (`250`, then
+/// `354`).
+const HOSTILE: &str = "250-2.1.0 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n";
+/// A scripted refusal, as two replies where one is due.
+const REFUSAL: &str = "554 5.7.1 Scripted refusal\r\n250 2.0.0 Ok\r\n";
+const ACTIONS: [FaultAction; 6] = [
     FaultAction::Reply421,
     FaultAction::Malformed,
     FaultAction::Eof,
     FaultAction::Reset,
+    FaultAction::Reply(HOSTILE),
+    FaultAction::Reply(REFUSAL),
 ];
+
+/// Whether a fault doing `action` at the end of the data stores the message first.
+fn stores(action: FaultAction) -> bool {
+    match action {
+        FaultAction::Reply421 => false,
+        FaultAction::Reply(bytes) => bytes.starts_with('2'),
+        _ => true,
+    }
+}
 
 async fn server(fault: Option<Fault>) -> TestServer {
     TestServer::start(ServerOptions {
@@ -117,6 +133,8 @@ async fn expect_end(peer: &mut Peer, action: FaultAction) {
             let error = rest.expect_err("a reset");
             assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error}");
         }
+        FaultAction::Reply(bytes) => assert_eq!(rest.expect("a clean close"), bytes.as_bytes()),
+        other => panic!("no check for {other:?}"),
     }
 }
 
@@ -231,8 +249,7 @@ async fn check(fault: Fault, body: Body) {
         FaultPoint::Greeting | FaultPoint::Ehlo => 0,
         _ => fault.message - 1,
     };
-    let stored =
-        usize::from(fault.at == FaultPoint::DataEnd && fault.action != FaultAction::Reply421);
+    let stored = usize::from(fault.at == FaultPoint::DataEnd && stores(fault.action));
     let received = server.received();
     assert_eq!(received.len(), before + stored, "{context}");
     for (i, message) in received.iter().enumerate() {
@@ -334,6 +351,39 @@ async fn data_end_eof_stores_the_message_and_421_does_not() {
             assert_eq!(server.received().len(), stored, "{action:?} with {body:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_scripted_reply_is_sent_as_given_and_stores_only_a_claimed_success() {
+    for (reply, stored) in [
+        ("250 2.0.0 Ok: queued as scripted\r\n", 1),
+        ("250-2.0.0 Ok\r\n554 5.7.1 changed my mind\r\n", 1),
+        ("550 5.7.1 Scripted refusal\r\n", 0),
+        ("451 4.3.0 no final CRLF", 0),
+        ("", 0),
+    ] {
+        for body in [Body::Data, Body::Bdat] {
+            let fault = Fault::new(FaultPoint::DataEnd, FaultAction::Reply(reply));
+            let server = server(Some(fault)).await;
+            let mut peer = Peer::connect(&server).await;
+            assert!(run_script(&mut peer, body, Some(fault)).await);
+            assert_eq!(server.received().len(), stored, "{reply:?} with {body:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_scripted_greeting_replaces_the_220() {
+    let greeting = "220-localhost ESMTP\r\n554 5.3.2 not today\r\n";
+    let fault = Fault::new(FaultPoint::Greeting, FaultAction::Reply(greeting));
+    let server = server(Some(fault)).await;
+    let mut peer = Peer::connect(&server).await;
+    assert_eq!(
+        peer.rest().await.expect("a clean close"),
+        greeting.as_bytes()
+    );
+    let mut peer = Peer::connect(&server).await;
+    assert!(peer.reply().await.starts_with("220 localhost"));
 }
 
 /// A session up to an accepted MAIL and recipient.
@@ -464,6 +514,7 @@ async fn faults_over_implicit_tls() {
         (FaultPoint::Greeting, FaultAction::Reply421),
         (FaultPoint::Mail, FaultAction::Eof),
         (FaultPoint::Mail, FaultAction::Reset),
+        (FaultPoint::Mail, FaultAction::Reply(HOSTILE)),
     ] {
         let server = TestServer::start(ServerOptions {
             implicit_tls: true,

@@ -7,8 +7,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::conn::Io;
 
 /// A failure the server causes on purpose at one point of the dialogue (see the
-/// [module documentation](super) for where each point falls and what each action does).
+/// [crate documentation](crate) for where each point falls and what each action does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Fault {
     /// Where in the dialogue it happens.
     pub at: FaultPoint,
@@ -49,6 +50,7 @@ impl Fault {
 
 /// Where in the dialogue a [`Fault`] happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FaultPoint {
     /// Instead of the `220` greeting (after the handshake with implicit TLS).
     Greeting,
@@ -70,6 +72,7 @@ pub enum FaultPoint {
 
 /// What the server does at a [`FaultPoint`]. Every action ends the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FaultAction {
     /// Replies `421 4.4.2 localhost closing transmission channel`, then closes cleanly. At
     /// [`FaultPoint::DataEnd`] the message is refused, not stored.
@@ -84,6 +87,36 @@ pub enum FaultAction {
     /// connection with a reset: no TLS close_notify, no FIN. At [`FaultPoint::DataEnd`] the
     /// message is stored first.
     Reset,
+    /// Writes these bytes exactly as given, instead of the reply due, then closes cleanly: a
+    /// script for any reply, well formed or hostile. Nothing is added, so each line needs its
+    /// own CRLF; several lines make a multi-line reply or several replies, and bytes without
+    /// a final CRLF leave a reply unfinished. At [`FaultPoint::Greeting`] they replace the
+    /// greeting. At [`FaultPoint::DataEnd`] the message is stored first if the bytes start
+    /// with `2` (they claim it was taken), not otherwise. The bytes are `'static` so that
+    /// [`Fault`] stays `Copy`; a reply made at run time can be leaked ([`String::leak`]).
+    ///
+    /// ```
+    /// use smtp_test_server::{Fault, FaultAction, FaultPoint};
+    ///
+    /// // A multi-line reply to MAIL that ends as a `354`: its codes disagree.
+    /// let hostile = FaultAction::Reply("250-2.1.0 Ok\r\n354 Go ahead\r\n");
+    /// let fault = Fault::new(FaultPoint::Mail, hostile);
+    /// assert_eq!(fault.action, hostile);
+    /// ```
+    Reply(&'static str),
+}
+
+impl FaultAction {
+    /// Whether the server stores the message before doing this action at the end of its body:
+    /// every action but [`FaultAction::Reply421`] and a [`FaultAction::Reply`] that does not
+    /// start with `2`.
+    pub(super) fn stores_message(self) -> bool {
+        match self {
+            FaultAction::Reply421 => false,
+            FaultAction::Reply(bytes) => bytes.starts_with('2'),
+            FaultAction::Malformed | FaultAction::Eof | FaultAction::Reset => true,
+        }
+    }
 }
 
 /// The reply of [`FaultAction::Reply421`].
@@ -106,6 +139,7 @@ pub(super) async fn act(
         FaultAction::Reply421 => REPLY_421,
         FaultAction::Malformed => MALFORMED,
         FaultAction::Eof => b"",
+        FaultAction::Reply(bytes) => bytes.as_bytes(),
         FaultAction::Reset => {
             tokio::time::sleep(RESET_DELAY).await;
             if let Some(raw) = &raw {

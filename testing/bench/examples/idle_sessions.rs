@@ -2,7 +2,7 @@
 //! and idle, then prints the process's resident set size before and after, per session.
 //!
 //! ```text
-//! cargo run --release -p smtp-tokio --example idle_sessions -- PORT N [CA_FILE]
+//! cargo run --release -p smtp-bench --example idle_sessions -- PORT N [CA_FILE]
 //! ```
 //! With CA_FILE the sessions run STARTTLS and AUTH (`demo` / `demo-password`, the embedded
 //! test server's) to `localhost`; without it, plaintext to 127.0.0.1.

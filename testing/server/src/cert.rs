@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, SanType,
 };
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::TlsAcceptor;
 
 /// A TLS acceptor whose certificate, for `name` and 127.0.0.1, is signed by a CA made here too;
@@ -19,7 +19,7 @@ pub(super) fn tls_acceptor(
     ca_params.distinguished_name = DistinguishedName::new();
     ca_params
         .distinguished_name
-        .push(DnType::CommonName, "smtp-tokio test CA");
+        .push(DnType::CommonName, "smtp-test-server CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca_key = KeyPair::generate()?;
     let ca_cert = ca_params.self_signed(&ca_key)?;

@@ -3,11 +3,11 @@
 //! serves until its standard input closes.
 //!
 //! ```text
-//! cargo run -p smtp-tokio --example test_server -- CA_FILE [plain]
+//! cargo run -p smtp-test-server --example test_server -- CA_FILE [plain]
 //! ```
 //! With `plain`, it offers neither STARTTLS nor AUTH.
 
-use smtp_tokio::server::{ServerOptions, TestServer};
+use smtp_test_server::{ServerOptions, TestServer};
 use tokio::io::AsyncReadExt;
 
 #[tokio::main]

@@ -1,9 +1,24 @@
-//! A scripted SMTP server for tests and demonstrations (cargo feature `test-server`).
+//! A scripted SMTP server for testing SMTP clients.
 //!
 //! It speaks enough SMTP to exercise a client for real: STARTTLS or implicit TLS with a
 //! certificate generated at start (a CA and a `localhost`/`127.0.0.1` certificate it signed),
 //! AUTH PLAIN and LOGIN (only over TLS), PIPELINING, CHUNKING, SIZE, and Amazon-SES-like
-//! `250 Ok <message id>` replies. It listens on 127.0.0.1 only.
+//! `250 Ok <message id>` replies. It listens on 127.0.0.1 only, runs in the tokio runtime it is
+//! started from, and stops when its [`TestServer`] is dropped.
+//!
+//! ```no_run
+//! use smtp_test_server::{ServerOptions, TestServer};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let server = TestServer::start(ServerOptions::default()).await?;
+//! // Connect a client to server.addr() with STARTTLS, trusting server.ca_pem() and logging in
+//! // as `demo` / `demo-password` (the defaults), send, then look at what arrived:
+//! for message in server.received() {
+//!     println!("{} from {} to {:?}", message.id, message.from, message.to);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Replies
 //!
@@ -47,17 +62,43 @@
 //! - [`Malformed`](FaultAction::Malformed): replies `2x0 garbled` and closes;
 //! - [`Eof`](FaultAction::Eof): closes without replying;
 //! - [`Reset`](FaultAction::Reset): waits 50 ms, so that earlier replies arrive, then aborts
-//!   the TCP connection with a reset (no TLS close_notify, no FIN).
+//!   the TCP connection with a reset (no TLS close_notify, no FIN);
+//! - [`Reply`](FaultAction::Reply): sends the given bytes exactly as they are, whatever they
+//!   are, and closes: a script for any hostile or broken reply.
+//!
+//! A hostile reply to MAIL, for example: a multi-line reply that starts as `250` and ends as
+//! `354`, as if DATA had already been taken. Every line of a reply carries the same code
+//! (RFC 5321 §4.2.1), so a client must refuse it as malformed and never send the body:
+//!
+//! ```no_run
+//! use smtp_test_server::{Fault, FaultAction, FaultPoint, ServerOptions, TestServer};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let hostile = FaultAction::Reply("250-2.1.0 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+//! let server = TestServer::start(ServerOptions {
+//!     fault: Some(Fault::new(FaultPoint::Mail, hostile)),
+//!     ..ServerOptions::default()
+//! })
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! (`examples/hostile.rs` runs a client against such a server.)
 //!
 //! A clean close sends TLS close_notify when TLS is on, shuts down the sending side and reads
 //! until the client closes, so that commands the client pipelined do not turn it into a reset.
-//! At the end of a body with accepted recipients, `Reply421` refuses the message, while the
+//! At the end of a body with accepted recipients, `Reply421` refuses the message, `Reply`
+//! stores it first only if its bytes start with `2` (it claims the message was taken), and the
 //! other actions store it first (it was accepted and the reply got lost). A fault on a chunk
-//! that is not the last stores nothing. The connection is recorded in [`TestServer::connections`] before it closes.
+//! that is not the last stores nothing. The connection is recorded in
+//! [`TestServer::connections`] before it closes.
 //!
 //! [`Limits`] make it behave like Amazon SES under load: a session ends with `421` after N
 //! messages, connections beyond a count are greeted with `421` and closed, and messages beyond
 //! a rate get `454 Throttling failure` at the end of their data.
+
+#![forbid(unsafe_code)]
 
 mod cert;
 mod conn;
@@ -93,7 +134,7 @@ pub struct ServerOptions {
     /// The DNS name the certificate is issued for (it also covers 127.0.0.1). Another name than
     /// the one the client dials makes the handshake fail (SECURITY.md G5).
     pub certificate_name: String,
-    /// A failure to cause on purpose (see the [module documentation](self)); none by default.
+    /// A failure to cause on purpose (see the [crate documentation](crate)); none by default.
     pub fault: Option<Fault>,
     /// Amazon SES-like limits: how many messages a session may carry, how many connections
     /// may be open at once, how many messages a second are taken. None by default.
@@ -158,6 +199,7 @@ impl Default for ServerOptions {
 
 /// A message the server accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Received {
     /// The id in the `250 Ok <id>` reply.
     pub id: String,
@@ -326,3 +368,8 @@ fn store(
     }
     id
 }
+
+/// Compiles and runs the examples of this crate's README as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

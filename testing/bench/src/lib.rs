@@ -1,0 +1,12 @@
+//! Benchmark-only programs of the workspace, kept out of the published crates (this crate is
+//! not published). They are examples, built and run by the benchmark scripts:
+//!
+//! - `examples/compare_lettre.rs`: the lettre baseline of `scripts/bench-e2e.sh` and
+//!   `scripts/bench-pool.sh` (`cargo build --release -p smtp-bench --example compare_lettre`);
+//! - `examples/idle_sessions.rs`: the resident memory of idle smtp-tokio sessions, measured by
+//!   `scripts/bench-pool.sh` against `smtp-test-server`'s `test_server` example running as
+//!   another process.
+//!
+//! See `BENCHMARKS.md` at the root of the repository for the results.
+
+#![forbid(unsafe_code)]
