@@ -254,7 +254,8 @@ pub fn next_io(client: &mut Client, now: Instant, mut on_event: impl FnMut(&Even
             Ok(Action::UpgradeTls { deadline }) => return Io::UpgradeTls { deadline },
             Ok(Action::Event(event)) => on_event(&event),
             Ok(Action::Idle) => return Io::Stop { idle: true },
-            Ok(_) | Err(_) => return Io::Stop { idle: false },
+            // Matched in full: a new action must be carried out here, never dropped.
+            Ok(Action::Close) | Err(_) => return Io::Stop { idle: false },
         }
     }
 }

@@ -85,6 +85,9 @@
 //!   socket and the client: the client is the only buffer, so it alone sees the TLS boundary.
 //! - **Credentials** go only over verified TLS unless the configuration says otherwise by name.
 //!
+//! The chapter [`guide`] ("Writing a driver") says what a driver does for every action, IO
+//! outcome and deadline, with a complete driver over `std::net::TcpStream` as an example.
+//!
 //! # The wire layer
 //!
 //! Everything the session is built from is public for those who build their own:
@@ -128,6 +131,8 @@ mod client;
 pub mod driver;
 mod endpoint;
 mod error;
+#[cfg(feature = "std")]
+pub mod guide;
 pub mod pool;
 mod types;
 mod wire;
