@@ -121,7 +121,7 @@ protocols =
 base_dir = $DIR/dovecot-run
 log_path = $DIR/dovecot.log
 ssl = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login scram-sha-1 scram-sha-256
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $DIR/users

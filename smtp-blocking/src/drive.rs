@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Buf;
 use native_tls::HandshakeError;
 use smtp_sansio::driver::{Io, log_line, next_io};
-use smtp_sansio::{Client, Disconnect, Event, TlsInfo, Transmission};
+use smtp_sansio::{ChannelBinding, Client, Disconnect, Event, TlsInfo, Transmission};
 
 use crate::session::Session;
 use crate::stream::Stream;
@@ -117,9 +117,15 @@ impl Session {
             let now = self.clock.now();
             match handshake {
                 Ok(tls) => {
-                    self.stream = Some(Stream::Tls(Box::new(tls)));
                     // native-tls verified the chain and the host name, or the handshake failed.
-                    let _ = self.client.handle_tls_established(now, TlsInfo::new(true));
+                    // RFC 5929 `tls-server-end-point`, for SCRAM's -PLUS mechanisms.
+                    let info = match tls.tls_server_end_point() {
+                        Ok(Some(hash)) => TlsInfo::new(true)
+                            .with_channel_binding(ChannelBinding::tls_server_end_point(hash)),
+                        _ => TlsInfo::new(true),
+                    };
+                    self.stream = Some(Stream::Tls(Box::new(tls)));
+                    let _ = self.client.handle_tls_established(now, info);
                     return;
                 }
                 // A socket timeout: go on until the deadline.

@@ -102,6 +102,11 @@ fn start(
     } = options;
     config.tls = endpoint.tls;
     config.transcript = tracing::enabled!(target: "smtp", tracing::Level::DEBUG);
+    // A fresh nonce for SCRAM, from the platform: the core has no randomness (RFC 5802 §5.1).
+    let mut random = [0u8; 18];
+    if config.sasl_nonce.is_none() && getrandom::getrandom(&mut random).is_ok() {
+        config.sasl_nonce = Some(driver::sasl_nonce(&random));
+    }
     tcp.set_nodelay(true).map_err(Error::Connect)?;
     let mut session = Session {
         client: Client::new(smtp_sansio::Instant::ZERO, config),

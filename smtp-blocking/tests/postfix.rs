@@ -66,6 +66,24 @@ fn starttls_with_auth_plain_and_login_is_esmtpsa() {
     assert_eq!(deliver(&postfix, login), "ESMTPSA");
 }
 
+/// Dovecot (behind Postfix) proves the password to us too: SCRAM-SHA-256 (RFC 7677) and
+/// SCRAM-SHA-1 (RFC 5802), each alone in the preference so that only it can succeed, and PLAIN.
+#[test]
+fn rfc7677_rfc5802_scram_and_plain_against_dovecot_are_esmtpsa() {
+    let Some(postfix) = Postfix::get() else {
+        return;
+    };
+    for mechanism in [
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha1,
+        Mechanism::Plain,
+    ] {
+        let mut opts = options(&postfix, STARTTLS_PORT, TlsMode::StartTls, true);
+        opts.config.auth.preference = vec![mechanism];
+        assert_eq!(deliver(&postfix, opts), "ESMTPSA", "{mechanism}");
+    }
+}
+
 #[test]
 fn implicit_tls_with_auth_is_esmtpsa() {
     let Some(postfix) = Postfix::get() else {

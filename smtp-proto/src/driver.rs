@@ -357,6 +357,13 @@ pub fn read_pem_file(path: &std::path::Path) -> Result<alloc::vec::Vec<u8>, Erro
     std::fs::read(path).map_err(|e| Error::TlsConfig(alloc::format!("{}: {e}", path.display())))
 }
 
+/// A SCRAM nonce ([`Config::sasl_nonce`]) from fresh random octets (18 or more): their
+/// hexadecimal form, printable and without `,` (RFC 5802 §5.1). The core has no randomness of
+/// its own; a driver draws the octets from its platform.
+pub fn sasl_nonce(random: &[u8]) -> String {
+    random.iter().map(|b| alloc::format!("{b:02x}")).collect()
+}
+
 /// A line for a driver's log, for the events worth logging: the redacted transcript, the
 /// session becoming ready, a message settling.
 pub fn log_line(event: &Event) -> Option<String> {

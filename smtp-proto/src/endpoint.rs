@@ -18,6 +18,33 @@ pub enum EndpointError {
     /// Not a valid SES region name.
     #[error("invalid region {0:?}")]
     InvalidRegion(String),
+    /// Amazon SES has no SMTP endpoint in this region (its API only); send through another.
+    #[error("amazon ses has no smtp endpoint in {0}")]
+    NoSmtpEndpoint(String),
+}
+
+/// The Amazon SES regions whose SES has no SMTP endpoint.
+pub const SES_REGIONS_WITHOUT_SMTP: [&str; 5] = [
+    "af-south-1",
+    "ap-southeast-3",
+    "eu-south-1",
+    "il-central-1",
+    "me-south-1",
+];
+
+/// Checks an SES region name: lower-case letters, digits and `-`, with an SMTP endpoint.
+pub(crate) fn check_ses_region(region: &str) -> Result<(), EndpointError> {
+    let valid = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        return Err(EndpointError::InvalidRegion(region.into()));
+    }
+    if SES_REGIONS_WITHOUT_SMTP.contains(&region) {
+        return Err(EndpointError::NoSmtpEndpoint(region.into()));
+    }
+    Ok(())
 }
 
 /// A server to connect to: host name, port and TLS mode.
@@ -60,15 +87,10 @@ impl Endpoint {
     /// Amazon SES in `region` (for example `us-east-1`) on one of its ports: 587, 2587 and 25
     /// for STARTTLS, 465 and 2465 for implicit TLS ("TLS Wrapper").
     ///
-    /// EC2 throttles outgoing traffic on port 25 by default; from EC2 use 587 or 2587.
+    /// EC2 throttles outgoing traffic on port 25 by default; from EC2 use 587 or 2587. The
+    /// regions in [`SES_REGIONS_WITHOUT_SMTP`] are refused: SES has no SMTP endpoint there.
     pub fn ses(region: &str, port: u16) -> Result<Self, EndpointError> {
-        let valid = !region.is_empty()
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid {
-            return Err(EndpointError::InvalidRegion(region.into()));
-        }
+        check_ses_region(region)?;
         if !SES_PORTS.contains(&port) {
             return Err(EndpointError::PortNeedsTlsMode(port));
         }
@@ -102,6 +124,17 @@ pub fn ses_host(region: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ses_regions_without_an_smtp_endpoint_are_refused() {
+        for region in super::SES_REGIONS_WITHOUT_SMTP {
+            assert_eq!(
+                super::Endpoint::ses(region, 587),
+                Err(super::EndpointError::NoSmtpEndpoint(region.into()))
+            );
+        }
+        assert!(super::Endpoint::ses("eu-west-1", 587).is_ok());
+    }
+
     #[test]
     fn ses_endpoints_are_told_by_their_host() {
         for host in [

@@ -104,8 +104,10 @@
 //!
 //! # Non-goals
 //!
-//! No MIME building, no DNS, no retry queue, no connection pool. This crate speaks SMTP on one
-//! connection. CRAM-MD5 and SCRAM are recognised in EHLO but not implemented.
+//! No MIME building, no DNS, no sockets and no stored retry queue. A [`Client`] speaks SMTP on
+//! one connection; [`pool`] decides for a pool of them (where each message goes, when to open,
+//! retry or stop) and owns no connection itself. CRAM-MD5 is recognised in EHLO but not implemented (RFC 8314 makes it obsolete):
+//! a server that offers only it ends the session with [`Error::AuthUnavailable`] naming it.
 //!
 //! # `no_std`
 //!
@@ -134,6 +136,8 @@ mod error;
 #[cfg(feature = "std")]
 pub mod guide;
 pub mod pool;
+#[cfg(feature = "crypto")]
+mod ses;
 mod types;
 mod wire;
 
@@ -145,14 +149,17 @@ pub use client::Client;
 pub use client::config::{AuthPolicy, Config, Credentials, TlsMode};
 pub use client::error::{Disconnect, Error, ProtocolError, Stage, SubmitError, UsageError};
 pub use client::event::{
-    Action, Event, QueryId, StreamedBody, TlsInfo, TransactionId, TranscriptLine,
+    Action, ChannelBinding, ChannelBindingKind, Event, QueryId, StreamedBody, TlsInfo,
+    TransactionId, TranscriptLine,
 };
 pub use client::report::{Outcome, RecipientReport, TransactionReport, Verdict};
 pub use client::time::{Instant, Timeouts};
 pub use client::transaction::{Envelope, Recipient};
 pub use client::transmission::Transmission;
-pub use endpoint::{Endpoint, EndpointError, SES_PORTS, ses_host};
+pub use endpoint::{Endpoint, EndpointError, SES_PORTS, SES_REGIONS_WITHOUT_SMTP, ses_host};
 pub use error::{DataError, InvalidInput, ReplyError};
+#[cfg(feature = "crypto")]
+pub use ses::{SesCredentialsError, ses_smtp_password};
 pub use types::domain::{AddressLiteral, ClientId, Domain, Host};
 pub use types::mailbox::{ForwardPath, LocalPart, Mailbox, QueryArg, ReversePath};
 pub use types::mechanism::{Mechanism, MechanismSet};

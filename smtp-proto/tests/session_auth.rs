@@ -2,7 +2,7 @@
 
 mod support;
 
-use smtp_sansio::{Config, Credentials, Error, Mechanism, ProtocolError, TlsMode};
+use smtp_sansio::{Config, Credentials, Error, Mechanism, MechanismSet, ProtocolError, TlsMode};
 use support::session::{Step::*, config, config_with_password, established, one_message, play};
 
 const EHLO_PLAIN_LOGIN: &[u8] = b"250-mx\r\n250 AUTH PLAIN LOGIN\r\n";
@@ -272,7 +272,8 @@ fn auth_unavailable_when_nothing_suits() {
         one_message,
         &steps,
     );
-    assert_eq!(run.error, Some(Error::AuthUnavailable));
+    let none = MechanismSet::new();
+    assert_eq!(run.error, Some(Error::AuthUnavailable { offered: none }));
     let mut steps = established(TlsMode::Implicit, b"250 mx\r\n");
     steps.extend([Client(b"QUIT\r\n"), Server(b"221 bye\r\n")]);
     assert_eq!(
@@ -282,6 +283,6 @@ fn auth_unavailable_when_nothing_suits() {
             &steps
         )
         .error,
-        Some(Error::AuthUnavailable)
+        Some(Error::AuthUnavailable { offered: none })
     );
 }

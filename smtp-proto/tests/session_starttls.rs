@@ -206,7 +206,7 @@ fn a8_e3_nothing_from_before_tls_survives_the_handshake() {
     client.handle_input(now, b"221 bye\r\n");
     assert!(matches!(
         client.next_action(now),
-        Err(Error::AuthUnavailable)
+        Err(Error::AuthUnavailable { .. })
     ));
 }
 

@@ -4,7 +4,7 @@ use std::io;
 use std::time::Duration;
 
 use smtp_sansio::driver::{Io, log_line, next_io};
-use smtp_sansio::{Client, Disconnect, Event, TlsInfo, Transmission};
+use smtp_sansio::{ChannelBinding, Client, Disconnect, Event, TlsInfo, Transmission};
 use tokio::time::{timeout, timeout_at};
 
 use crate::session::Session;
@@ -106,11 +106,14 @@ impl Session {
         let handshake = connector.connect(self.server_name.clone(), tcp);
         match timeout_at(at.into(), handshake).await {
             Ok(Ok(tls)) => {
-                self.stream = Some(Stream::Tls(Box::new(tls)));
                 // rustls verified the chain and the host name, or the handshake failed.
-                let _ = self
-                    .client
-                    .handle_tls_established(self.clock.now(), TlsInfo::new(true));
+                let info = TlsInfo::new(true);
+                let info = match channel_binding(tls.get_ref().1) {
+                    Some(binding) => info.with_channel_binding(binding),
+                    None => info,
+                };
+                self.stream = Some(Stream::Tls(Box::new(tls)));
+                let _ = self.client.handle_tls_established(self.clock.now(), info);
             }
             Ok(Err(e)) => {
                 // rustls reports certificate, name and protocol failures as InvalidData.
@@ -165,6 +168,18 @@ fn feed(client: &mut Client, now: smtp_sansio::Instant, input: &[u8]) {
     } else {
         client.handle_input(now, input);
     }
+}
+
+/// RFC 9266 `tls-exporter` channel binding, for SCRAM's `-PLUS` mechanisms: TLS 1.3 only (for
+/// TLS 1.2 the exporter does not bind the handshake without extended master secret).
+fn channel_binding(conn: &rustls::ClientConnection) -> Option<ChannelBinding> {
+    if conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+        return None;
+    }
+    let data = conn
+        .export_keying_material(vec![0; 32], b"EXPORTER-Channel-Binding", None)
+        .ok()?;
+    Some(ChannelBinding::tls_exporter(data))
 }
 
 /// Logs what the session does, with the redacted transcript, under the target `smtp`.

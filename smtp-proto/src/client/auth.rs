@@ -8,6 +8,8 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::config::Credentials;
+use super::error::ProtocolError;
+use super::event::ChannelBinding;
 use crate::types::mechanism::Mechanism;
 use crate::types::secret::Secret;
 use crate::wire::command::{AuthCommand, Command, SaslResponse};
@@ -20,8 +22,19 @@ const MAX_CHALLENGES: u8 = 3;
 pub(crate) enum SaslStep {
     /// A response line.
     Respond(Command),
-    /// `*`: cancel the exchange.
-    Cancel,
+    /// `*`: cancel the exchange, for this reason if it is not the default (too many
+    /// challenges).
+    Cancel(Option<ProtocolError>),
+}
+
+/// What a mechanism may need from the session: the driver's nonce, the TLS channel's binding,
+/// and whether the server offers any `-PLUS` mechanism.
+#[derive(Debug, Default)]
+#[cfg_attr(not(feature = "crypto"), allow(dead_code))]
+pub(crate) struct Setup {
+    pub(crate) nonce: Option<alloc::string::String>,
+    pub(crate) binding: Option<ChannelBinding>,
+    pub(crate) plus_offered: bool,
 }
 
 /// One authentication exchange in progress.
@@ -29,17 +42,24 @@ pub(crate) enum SaslStep {
 pub(crate) struct Sasl {
     mechanism: Mechanism,
     credentials: Credentials,
+    #[cfg_attr(not(feature = "crypto"), allow(dead_code))]
+    setup: Setup,
     sent_initial: bool,
     challenges: u8,
+    #[cfg(feature = "crypto")]
+    scram: Option<super::scram::Scram>,
 }
 
 impl Sasl {
-    pub(crate) fn new(mechanism: Mechanism, credentials: Credentials) -> Self {
+    pub(crate) fn new(mechanism: Mechanism, credentials: Credentials, setup: Setup) -> Self {
         Self {
             mechanism,
             credentials,
+            setup,
             sent_initial: false,
             challenges: 0,
+            #[cfg(feature = "crypto")]
+            scram: None,
         }
     }
 
@@ -47,6 +67,10 @@ impl Sasl {
     /// line; otherwise without, and the response follows the first (empty) challenge
     /// (RFC 4954 §4, SECURITY.md E9).
     pub(crate) fn start(&mut self) -> Command {
+        #[cfg(feature = "crypto")]
+        if self.mechanism.is_scram() {
+            return self.start_scram();
+        }
         if let Some(Ok(auth)) = self
             .initial_response()
             .map(|initial| AuthCommand::new(self.mechanism, Some(initial)))
@@ -61,13 +85,67 @@ impl Sasl {
         }
     }
 
+    /// SCRAM's first message, as the initial response (RFC 5802 §5, RFC 4954 §4).
+    #[cfg(feature = "crypto")]
+    fn start_scram(&mut self) -> Command {
+        use super::scram::{Binding, Hash, Scram};
+        let (
+            Credentials::Password {
+                authzid,
+                username,
+                password,
+            },
+            Some(nonce),
+        ) = (&self.credentials, &self.setup.nonce)
+        else {
+            return Command::AuthCancel;
+        };
+        let hash = match self.mechanism {
+            Mechanism::ScramSha1 | Mechanism::ScramSha1Plus => Hash::Sha1,
+            _ => Hash::Sha256,
+        };
+        let binding = match (&self.setup.binding, self.mechanism.binds_channel()) {
+            (Some(b), true) => Binding::Bound(b.kind().name(), b.data().to_vec()),
+            // RFC 5802 §6: able to bind, but the server offers no -PLUS: say so, which stops
+            // an attacker from stripping -PLUS from the server's list.
+            (Some(_), false) if !self.setup.plus_offered => Binding::Unused,
+            _ => Binding::None,
+        };
+        let (scram, first) = Scram::start(
+            hash,
+            authzid.as_deref(),
+            username,
+            password.clone(),
+            nonce,
+            binding,
+        );
+        self.scram = Some(scram);
+        self.sent_initial = true;
+        let initial = Secret::new(Bytes::from(first));
+        match AuthCommand::new(self.mechanism, Some(initial)) {
+            Ok(auth) => Command::Auth(auth),
+            Err(_) => Command::AuthCancel,
+        }
+    }
+
     /// The answer to a `334` whose challenge decoded to `challenge`.
-    pub(crate) fn respond(&mut self, _challenge: &[u8]) -> SaslStep {
+    pub(crate) fn respond(&mut self, challenge: &[u8]) -> SaslStep {
         let step = self.challenges;
         self.challenges += 1;
         if self.challenges > MAX_CHALLENGES {
-            return SaslStep::Cancel;
+            return SaslStep::Cancel(None);
         }
+        #[cfg(feature = "crypto")]
+        if let Some(scram) = &mut self.scram {
+            return match scram.respond(challenge).map(Bytes::from) {
+                Ok(payload) => match SaslResponse::new(Secret::new(payload)) {
+                    Ok(response) => SaslStep::Respond(Command::AuthResponse(response)),
+                    Err(_) => SaslStep::Cancel(None),
+                },
+                Err(reason) => SaslStep::Cancel(Some(reason)),
+            };
+        }
+        let _ = challenge;
         let payload = match self.mechanism {
             // PLAIN: one message. A challenge after the initial response is unexpected (E6);
             // without one, the first (empty, E5) challenge asks for the message.
@@ -91,7 +169,7 @@ impl Sasl {
         };
         match payload.map(|p| SaslResponse::new(Secret::new(p))) {
             Some(Ok(response)) => SaslStep::Respond(Command::AuthResponse(response)),
-            _ => SaslStep::Cancel,
+            _ => SaslStep::Cancel(None),
         }
     }
 
@@ -136,16 +214,18 @@ fn bytes_of(text: &str) -> Bytes {
     Bytes::copy_from_slice(text.as_bytes())
 }
 
-/// The first mechanism in `preference` that the server advertised and the credentials suit.
+/// The first mechanism in `preference` that the server advertised, the credentials suit and
+/// the session can run (`usable`: SCRAM needs a nonce, `-PLUS` channel binding data).
 pub(crate) fn choose(
     preference: &[Mechanism],
     offered: crate::types::mechanism::MechanismSet,
     credentials: &Credentials,
+    usable: impl Fn(Mechanism) -> bool,
 ) -> Option<Mechanism> {
     preference
         .iter()
         .copied()
-        .find(|&m| offered.contains(m) && credentials.suits(m))
+        .find(|&m| offered.contains(m) && credentials.suits(m) && usable(m))
 }
 
 #[cfg(test)]
@@ -165,14 +245,14 @@ mod tests {
 
     #[test]
     fn plain_sends_an_initial_response_and_cancels_an_extra_challenge() {
-        let mut sasl = Sasl::new(Mechanism::Plain, password());
+        let mut sasl = Sasl::new(Mechanism::Plain, password(), Setup::default());
         assert_eq!(line(&sasl.start()), "AUTH PLAIN AHVzZXIAcGFzcw==\r\n");
-        assert!(matches!(sasl.respond(b""), SaslStep::Cancel));
+        assert!(matches!(sasl.respond(b""), SaslStep::Cancel(_)));
     }
 
     #[test]
     fn e14_login_goes_by_step_not_prompt() {
-        let mut sasl = Sasl::new(Mechanism::Login, password());
+        let mut sasl = Sasl::new(Mechanism::Login, password(), Setup::default());
         assert_eq!(line(&sasl.start()), "AUTH LOGIN\r\n");
         let SaslStep::Respond(user) = sasl.respond(b"whatever") else {
             panic!("user")
@@ -182,13 +262,13 @@ mod tests {
             panic!("pass")
         };
         assert_eq!(line(&pass), "cGFzcw==\r\n");
-        assert!(matches!(sasl.respond(b"Password:"), SaslStep::Cancel));
+        assert!(matches!(sasl.respond(b"Password:"), SaslStep::Cancel(_)));
     }
 
     #[test]
     fn xoauth2_answers_an_error_challenge_with_an_empty_line() {
         let creds = Credentials::oauth2("me@example.com", "tok").expect("valid");
-        let mut sasl = Sasl::new(Mechanism::XOAuth2, creds);
+        let mut sasl = Sasl::new(Mechanism::XOAuth2, creds, Setup::default());
         let start = line(&sasl.start());
         assert!(
             start.starts_with("AUTH XOAUTH2 dXNlcj1tZUBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB0b2sBAQ")
@@ -202,7 +282,7 @@ mod tests {
     #[test]
     fn oauthbearer_escapes_the_user_and_answers_errors_with_0x01() {
         let creds = Credentials::oauth2("a,b=c", "tok").expect("valid");
-        let mut sasl = Sasl::new(Mechanism::OAuthBearer, creds);
+        let mut sasl = Sasl::new(Mechanism::OAuthBearer, creds, Setup::default());
         let Some(ir) = sasl.initial_response() else {
             panic!("ir")
         };
@@ -222,6 +302,7 @@ mod tests {
         let mut sasl = Sasl::new(
             Mechanism::XOAuth2,
             Credentials::oauth2("u", "t").expect("valid"),
+            Setup::default(),
         );
         sasl.start();
         let answered = (0..10)

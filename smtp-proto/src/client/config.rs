@@ -118,7 +118,9 @@ impl Credentials {
     /// Whether `mechanism` can use these credentials.
     pub fn suits(&self, mechanism: Mechanism) -> bool {
         match self {
-            Self::Password { .. } => matches!(mechanism, Mechanism::Plain | Mechanism::Login),
+            Self::Password { .. } => {
+                matches!(mechanism, Mechanism::Plain | Mechanism::Login) || mechanism.is_scram()
+            }
             Self::OAuth2 { .. } => matches!(mechanism, Mechanism::XOAuth2 | Mechanism::OAuthBearer),
         }
     }
@@ -129,8 +131,12 @@ impl Credentials {
 #[non_exhaustive]
 pub struct AuthPolicy {
     /// Mechanisms in order of preference; the first that the server advertised after TLS and
-    /// that suits the credentials is used (SECURITY.md E3). Default: OAUTHBEARER, XOAUTH2,
-    /// PLAIN, LOGIN.
+    /// that suits the credentials is used (SECURITY.md E3). Default: SCRAM-SHA-256-PLUS,
+    /// SCRAM-SHA-256, SCRAM-SHA-1-PLUS, SCRAM-SHA-1 (the password never leaves the client, and
+    /// `-PLUS` binds the exchange to the TLS connection), then OAUTHBEARER, XOAUTH2, PLAIN,
+    /// LOGIN. SCRAM needs [`Config::sasl_nonce`], `-PLUS` the driver's channel binding data
+    /// ([`TlsInfo::channel_binding`](crate::TlsInfo)); without them the next is used. Put
+    /// PLAIN first for a server whose stored passwords cannot serve SCRAM.
     pub preference: Vec<Mechanism>,
     /// Send credentials on a connection without TLS. Off by default (RFC 8314 §5.1,
     /// SECURITY.md E1, A18).
@@ -144,6 +150,10 @@ impl Default for AuthPolicy {
     fn default() -> Self {
         Self {
             preference: vec![
+                Mechanism::ScramSha256Plus,
+                Mechanism::ScramSha256,
+                Mechanism::ScramSha1Plus,
+                Mechanism::ScramSha1,
                 Mechanism::OAuthBearer,
                 Mechanism::XOAuth2,
                 Mechanism::Plain,
@@ -165,6 +175,10 @@ pub struct Config {
     pub tls: TlsMode,
     /// Credentials for AUTH, if the server needs them.
     pub credentials: Option<Credentials>,
+    /// A fresh random nonce for SCRAM (RFC 5802 §5.1): printable ASCII without `,`, at least 18
+    /// characters, new for every session. The core has no randomness of its own; the adapters
+    /// set it for each connection. Without it SCRAM is not used.
+    pub sasl_nonce: Option<String>,
     /// Mechanism choice and the channel rules for credentials.
     pub auth: AuthPolicy,
     /// Continue a STARTTLS-required or implicit-TLS session whose certificate the driver could
@@ -210,6 +224,7 @@ impl Config {
             client_id,
             tls,
             credentials: None,
+            sasl_nonce: None,
             auth: AuthPolicy::default(),
             allow_unverified_tls: false,
             timeouts: Timeouts::default(),

@@ -101,6 +101,17 @@ pub enum ProtocolError {
     /// The SASL exchange went on past the mechanism's last step (SECURITY.md E6, E7, E14).
     #[error("too many auth challenges")]
     TooManyChallenges,
+    /// A SCRAM message from the server that cannot be used: a nonce that does not extend the
+    /// client's, no salt, an iteration count out of range, a mandatory extension (RFC 5802 §5).
+    #[error("invalid scram message: {0}")]
+    ScramInvalid(&'static str),
+    /// The server's SCRAM signature is wrong: it does not know the password, or the exchange
+    /// was tampered with (RFC 5802 §9).
+    #[error("scram server signature does not match")]
+    ScramServerSignature,
+    /// The server ended the SCRAM exchange with an error (`e=`, RFC 5802 §7).
+    #[error("scram refused: {0}")]
+    ScramRefused(alloc::string::String),
 }
 
 /// Why a session ended. Sticky: once a session has failed, every call returns the same error
@@ -155,8 +166,11 @@ pub enum Error {
     #[error("credentials need verified tls")]
     AuthNeedsTls,
     /// Credentials are configured but the server offers no mechanism that suits them.
-    #[error("no usable auth mechanism")]
-    AuthUnavailable,
+    #[error("no usable auth mechanism; the server offers {offered}")]
+    AuthUnavailable {
+        /// What the server offered (CRAM-MD5, say, which this client does not implement).
+        offered: crate::types::mechanism::MechanismSet,
+    },
     /// A streamed body turned out invalid after DATA was accepted. The connection must be
     /// dropped without the terminator, so that no partial message is delivered.
     #[error("invalid message body: {0}")]

@@ -47,18 +47,87 @@ pub enum Action {
 }
 
 /// What the driver learned from the TLS handshake.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TlsInfo {
     /// Whether the certificate chain was verified and matched the host name the driver dialled
     /// (RFC 8314 §5.3, RFC 4954 §14).
     pub peer_verified: bool,
+    /// Data that identifies this TLS connection, for the SCRAM `-PLUS` mechanisms (RFC 5929,
+    /// RFC 9266); `None` if the driver cannot give it.
+    pub channel_binding: Option<ChannelBinding>,
 }
 
 impl TlsInfo {
     /// A handshake whose certificate was (or was not) verified.
     pub const fn new(peer_verified: bool) -> Self {
-        Self { peer_verified }
+        Self {
+            peer_verified,
+            channel_binding: None,
+        }
+    }
+
+    /// The same, with channel binding data.
+    pub fn with_channel_binding(mut self, binding: ChannelBinding) -> Self {
+        self.channel_binding = Some(binding);
+        self
+    }
+}
+
+/// Channel binding data of a TLS connection (RFC 5056), from the driver's TLS library.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelBinding {
+    kind: ChannelBindingKind,
+    data: alloc::vec::Vec<u8>,
+}
+
+impl ChannelBinding {
+    /// `tls-exporter` (RFC 9266): 32 octets of keying material exported with the label
+    /// `EXPORTER-Channel-Binding` and no context. For TLS 1.3.
+    pub fn tls_exporter(data: alloc::vec::Vec<u8>) -> Self {
+        Self {
+            kind: ChannelBindingKind::TlsExporter,
+            data,
+        }
+    }
+
+    /// `tls-server-end-point` (RFC 5929 §4): the hash of the server's certificate, with the
+    /// hash its signature uses (SHA-256 for MD5 and SHA-1). For TLS 1.2.
+    pub fn tls_server_end_point(data: alloc::vec::Vec<u8>) -> Self {
+        Self {
+            kind: ChannelBindingKind::TlsServerEndPoint,
+            data,
+        }
+    }
+
+    /// Which binding it is.
+    pub fn kind(&self) -> ChannelBindingKind {
+        self.kind
+    }
+
+    /// The data.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// A kind of channel binding (RFC 5056 §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChannelBindingKind {
+    /// `tls-exporter` (RFC 9266).
+    TlsExporter,
+    /// `tls-server-end-point` (RFC 5929).
+    TlsServerEndPoint,
+}
+
+impl ChannelBindingKind {
+    /// The registered name, as SCRAM's gs2 header carries it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::TlsExporter => "tls-exporter",
+            Self::TlsServerEndPoint => "tls-server-end-point",
+        }
     }
 }
 

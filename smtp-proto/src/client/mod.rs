@@ -11,6 +11,8 @@ mod pump;
 mod queue;
 pub(crate) mod report;
 mod results;
+#[cfg(feature = "crypto")]
+mod scram;
 pub(crate) mod time;
 pub(crate) mod transaction;
 pub(crate) mod transmission;
@@ -406,8 +408,8 @@ impl Client {
     }
 
     /// What the driver reported of the TLS handshake, if TLS is up.
-    pub fn tls(&self) -> Option<TlsInfo> {
-        self.tls
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
     }
 
     /// Whether greeting, EHLO, TLS and AUTH are done and messages go out.

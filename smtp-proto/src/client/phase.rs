@@ -6,6 +6,7 @@ use super::error::{Error, ProtocolError, Stage};
 use super::event::{Event, TlsInfo, TranscriptLine};
 use super::transaction::Next;
 use super::{Client, Expected, Op, Phase};
+use crate::types::mechanism::Mechanism;
 use crate::wire::base64;
 use crate::wire::command::Command;
 use crate::wire::decoder::ReplyDecoder;
@@ -252,12 +253,13 @@ impl Client {
 
     pub(super) fn on_tls_established(&mut self, info: TlsInfo) {
         let implicit = self.phase == Phase::TlsFirst;
+        let peer_verified = info.peer_verified;
         self.tls = Some(info);
         // RFC 3207 §4.2: the session returns to its initial state; the capability store is
         // emptied now, not merely overwritten later (A8).
         self.caps = None;
         self.decoder = ReplyDecoder::new(self.config.reply_limits);
-        let verified_enough = info.peer_verified
+        let verified_enough = peer_verified
             || self.config.allow_unverified_tls
             || self.config.tls == TlsMode::StartTlsOpportunistic;
         if implicit {
@@ -280,7 +282,7 @@ impl Client {
             return self.ready();
         };
         let policy = &self.config.auth;
-        let channel_ok = match self.tls {
+        let channel_ok = match &self.tls {
             Some(tls) => {
                 tls.peer_verified || policy.allow_unverified_tls || policy.allow_without_tls
             }
@@ -295,10 +297,21 @@ impl Client {
             .as_ref()
             .and_then(Capabilities::auth)
             .unwrap_or_default();
-        let Some(mechanism) = choose(&policy.preference, offered, &credentials) else {
-            return self.polite_fail(Error::AuthUnavailable);
+        let binding = self.tls.as_ref().and_then(|t| t.channel_binding.clone());
+        let nonce = self.config.sasl_nonce.clone();
+        let usable = |m: Mechanism| {
+            (!m.is_scram() || (cfg!(feature = "crypto") && nonce.is_some()))
+                && (!m.binds_channel() || binding.is_some())
         };
-        let mut sasl = super::Sasl::new(mechanism, credentials);
+        let Some(mechanism) = choose(&policy.preference, offered, &credentials, usable) else {
+            return self.polite_fail(Error::AuthUnavailable { offered });
+        };
+        let setup = super::auth::Setup {
+            nonce,
+            binding,
+            plus_offered: offered.iter().any(Mechanism::binds_channel),
+        };
+        let mut sasl = super::Sasl::new(mechanism, credentials, setup);
         let command = sasl.start();
         self.sasl = Some(sasl);
         self.sasl_cancelled = None;
@@ -324,17 +337,14 @@ impl Client {
         let step = match (base64::decode(reply.first_text()), self.sasl.as_mut()) {
             (Some(challenge), Some(sasl)) => sasl.respond(&challenge),
             // RFC 4954 §4: a challenge that does not decode is cancelled (E4).
-            (None, _) => {
-                self.sasl_cancelled = Some(ProtocolError::InvalidChallenge);
-                SaslStep::Cancel
-            }
-            (Some(_), None) => SaslStep::Cancel,
+            (None, _) => SaslStep::Cancel(Some(ProtocolError::InvalidChallenge)),
+            (Some(_), None) => SaslStep::Cancel(None),
         };
         let command = match step {
             SaslStep::Respond(command) => command,
-            SaslStep::Cancel => {
-                self.sasl_cancelled
-                    .get_or_insert(ProtocolError::TooManyChallenges);
+            SaslStep::Cancel(reason) => {
+                let reason = reason.unwrap_or(ProtocolError::TooManyChallenges);
+                self.sasl_cancelled.get_or_insert(reason);
                 Command::AuthCancel
             }
         };

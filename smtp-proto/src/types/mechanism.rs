@@ -26,11 +26,15 @@ pub enum Mechanism {
     ScramSha1,
     /// `SCRAM-SHA-256` (RFC 7677).
     ScramSha256,
+    /// `SCRAM-SHA-1-PLUS` (RFC 5802): SCRAM bound to the TLS channel.
+    ScramSha1Plus,
+    /// `SCRAM-SHA-256-PLUS` (RFC 7677): SCRAM bound to the TLS channel.
+    ScramSha256Plus,
 }
 
 impl Mechanism {
     /// Every known mechanism, in declaration order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Plain,
         Self::Login,
         Self::XOAuth2,
@@ -39,6 +43,8 @@ impl Mechanism {
         Self::External,
         Self::ScramSha1,
         Self::ScramSha256,
+        Self::ScramSha1Plus,
+        Self::ScramSha256Plus,
     ];
 
     /// The registered name, as sent in `AUTH <name>`.
@@ -52,6 +58,8 @@ impl Mechanism {
             Self::External => "EXTERNAL",
             Self::ScramSha1 => "SCRAM-SHA-1",
             Self::ScramSha256 => "SCRAM-SHA-256",
+            Self::ScramSha1Plus => "SCRAM-SHA-1-PLUS",
+            Self::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
         }
     }
 
@@ -64,6 +72,19 @@ impl Mechanism {
 
     const fn bit(self) -> u16 {
         1 << (self as u16)
+    }
+
+    /// Whether this is one of the SCRAM mechanisms.
+    pub const fn is_scram(self) -> bool {
+        matches!(
+            self,
+            Self::ScramSha1 | Self::ScramSha256 | Self::ScramSha1Plus | Self::ScramSha256Plus
+        )
+    }
+
+    /// Whether this mechanism binds the exchange to the TLS channel (`-PLUS`).
+    pub const fn binds_channel(self) -> bool {
+        matches!(self, Self::ScramSha1Plus | Self::ScramSha256Plus)
     }
 }
 
@@ -113,6 +134,22 @@ impl FromIterator<Mechanism> for MechanismSet {
             set.insert(m);
         }
         set
+    }
+}
+
+/// The names, comma-separated, or `none`.
+impl fmt::Display for MechanismSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, m) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(m.name())?;
+        }
+        Ok(())
     }
 }
 
