@@ -50,7 +50,7 @@ run() {
 }
 
 ours_tokio() { target/release/examples/send --host 127.0.0.1 --tls none --count "$N" --from sender@example.com --to recipient@example.net --port "$1"; }
-ours_blocking() { target/release/examples/send-blocking --host 127.0.0.1 --tls none --count "$N" --from sender@example.com --to recipient@example.net --port "$1"; }
+ours_blocking() { target/release/examples/send_blocking --host 127.0.0.1 --tls none --count "$N" --from sender@example.com --to recipient@example.net --port "$1"; }
 lettre_sync() { target/release/examples/compare_lettre sync 127.0.0.1 "$1" "$N"; }
 lettre_async() { target/release/examples/compare_lettre async 127.0.0.1 "$1" "$N"; }
 smtplib() {
@@ -69,8 +69,7 @@ print(f"sent {n} messages in {secs:.3f} s ({n / secs:.1f} msg/s)")
 PY
 }
 
-cargo build --release -q -p smtp-blocking --example send
-cp target/release/examples/send target/release/examples/send-blocking
+cargo build --release -q -p smtp-blocking --example send_blocking
 cargo build --release -q -p smtp-tokio --example send
 
 report() {

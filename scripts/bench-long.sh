@@ -21,8 +21,7 @@ cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 command -v smtp-sink >/dev/null || eval "$(bash scripts/postfix.sh)"
-cargo build --release -q -p smtp-blocking --example send
-cp target/release/examples/send target/release/examples/send-blocking
+cargo build --release -q -p smtp-blocking --example send_blocking
 cargo build --release -q -p smtp-tokio --example send
 
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
@@ -50,7 +49,7 @@ PY
 
 echo "== user CPU per message, one connection to smtp-sink, 2 KB messages"
 printf '%-10s %10s %14s %10s %14s %8s\n' adapter "N1=$N1" "us/msg" "N2=$N2" "us/msg" ratio
-for tool in send send-blocking; do
+for tool in send send_blocking; do
     cpu1=$(measure "$tool" "$N1")
     cpu2=$(measure "$tool" "$N2")
     python3 - "$tool" "$N1" "$cpu1" "$N2" "$cpu2" <<'PY'
@@ -67,7 +66,7 @@ cargo run --release -q -p smtp-sansio --example long_session_memory
 
 if [ -n "${SMTP_POSTFIX_DIR:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/10025) 2>/dev/null; then
     echo "== 8 STARTTLS connections at once with --ca-file, to Postfix on 127.0.0.1:10025"
-    for tool in send send-blocking; do
+    for tool in send send_blocking; do
         start=$(date +%s.%N)
         "target/release/examples/$tool" --host localhost --port 10025 --tls starttls \
             --ca-file "$SMTP_POSTFIX_DIR/ca.pem" --count 8 --concurrency 8 \

@@ -22,8 +22,7 @@ cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; r
 trap cleanup EXIT
 
 command -v smtp-sink >/dev/null || eval "$(bash scripts/postfix.sh)"
-cargo build --release -q -p smtp-blocking --example send
-cp target/release/examples/send target/release/examples/send-blocking
+cargo build --release -q -p smtp-blocking --example send_blocking
 cargo build --release -q -p smtp-tokio --example send
 cargo build --release -q -p smtp-bench --example compare_lettre
 
@@ -49,7 +48,7 @@ throughput() {
     for c in 1 2 4 8; do
         local t b la ls
         t=$(ours send "$port" "$N" "$c")
-        b=$(ours send-blocking "$port" "$N" "$c")
+        b=$(ours send_blocking "$port" "$N" "$c")
         la=$(lettre async "$port" "$N" "$c")
         ls=$(lettre sync "$port" "$N" "$c")
         python3 - "$c" "$t" "$b" "$la" "$ls" <<'PY'

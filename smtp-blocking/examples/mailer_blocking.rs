@@ -2,7 +2,7 @@
 //! session with `421` after 100 messages (as Amazon SES does after a few hundred) and takes at
 //! most 3 connections at once; prints how many messages came to each verdict.
 //!
-//! `cargo run -p smtp-blocking --example mailer`
+//! `cargo run -p smtp-blocking --example mailer_blocking`
 
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -2,9 +2,10 @@
 //! line as `smtp-tokio`'s `send` example, so the two can be compared with the same commands:
 //!
 //! ```text
-//! cargo run -p smtp-blocking --example send -- [--host H --port P | --ses REGION [--port P]]
+//! cargo run -p smtp-blocking --example send_blocking -- [--host H --port P | --ses REGION [--port P]]
 //!     [--tls implicit|starttls|opportunistic|none] [--ca-file PEM]
-//!     [--user U --password-env VAR] --from ADDR --to ADDR [--to ADDR ...]
+//!     [--user U --password-env VAR | --user ACCESS_KEY_ID --ses-secret-env VAR]
+//!     --from ADDR --to ADDR [--to ADDR ...]
 //!     [--count N] [--concurrency C] [--rate MSGS_PER_SEC] [--max-per-connection N]
 //!     [--timeout SECONDS] [MESSAGE_FILE|-]
 //! ```
