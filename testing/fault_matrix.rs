@@ -119,7 +119,7 @@ pub fn server_options(mode: Mode, fault: Option<Fault>) -> ServerOptions {
 }
 
 /// Plaintext to 127.0.0.1:`port`, 5 s for every wait, BDAT chunks of 64 octets.
-pub fn client_options<T: Default>(port: u16) -> Options<T> {
+pub fn client_options<T: Default, P>(port: u16) -> Options<T, P> {
     let endpoint = Endpoint::with_mode("127.0.0.1", port, TlsMode::InsecurePlaintext);
     let client_id = ClientId::parse("client.example").expect("a valid client id");
     let mut options = Options::new(endpoint, client_id);
@@ -147,7 +147,7 @@ pub fn message(tag: &str, j: usize) -> (Envelope, Bytes) {
 }
 
 /// Options for a host that cannot resolve (RFC 6761 reserves `.invalid`).
-pub fn unresolvable_options<T: Default>() -> Options<T> {
+pub fn unresolvable_options<T: Default, P>() -> Options<T, P> {
     let mut options = client_options(25);
     options.endpoint = Endpoint::with_mode("no-such-host.invalid", 25, TlsMode::InsecurePlaintext);
     options

@@ -16,6 +16,7 @@ pub struct Args {
     pub ca_file: Option<String>,
     pub user: Option<String>,
     pub password_env: Option<String>,
+    pub ses_secret_env: Option<String>,
     pub from: Option<String>,
     pub to: Vec<String>,
     pub count: usize,
@@ -27,7 +28,7 @@ pub struct Args {
 }
 
 pub const USAGE: &str = "usage: send [--host H --port P | --ses REGION [--port P]] \
-[--tls implicit|starttls|opportunistic|none] [--ca-file PEM] [--user U --password-env VAR] \
+[--tls implicit|starttls|opportunistic|none] [--ca-file PEM] [--user U --password-env VAR | --user ACCESS_KEY_ID --ses-secret-env VAR] \
 --from ADDR --to ADDR [--to ADDR ...] [--count N] [--concurrency C] [--rate MSGS_PER_SEC] \
 [--max-per-connection N] [--timeout SECONDS] [MESSAGE_FILE|-]";
 
@@ -56,6 +57,7 @@ pub fn parse_args() -> Result<Args, String> {
             "--ca-file" => args.ca_file = Some(value()?),
             "--user" => args.user = Some(value()?),
             "--password-env" => args.password_env = Some(value()?),
+            "--ses-secret-env" => args.ses_secret_env = Some(value()?),
             "--from" => args.from = Some(value()?),
             "--to" => args.to.push(value()?),
             "--count" => args.count = value()?.parse().map_err(|e| format!("--count: {e}"))?,
@@ -131,20 +133,49 @@ pub fn endpoint(args: &Args) -> Result<smtp_sansio::Endpoint, Box<dyn std::error
     })
 }
 
-/// The password from the environment variable `--password-env` names, for `--user`.
+/// The credentials for `--user`: the password from the environment variable `--password-env`
+/// names, or, with `--ses-secret-env`, the SES SMTP password derived from the IAM secret access
+/// key in that variable for the `--ses` region (`--user` is then the access key id). Neither
+/// secret is ever printed: errors name the variable, not its value.
 pub fn credentials(
     args: &Args,
+) -> Result<Option<smtp_sansio::Credentials>, Box<dyn std::error::Error>> {
+    credentials_from(args, |var| std::env::var(var).ok())
+}
+
+/// [`credentials`] with the environment given as a lookup.
+pub fn credentials_from(
+    args: &Args,
+    env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<smtp_sansio::Credentials>, Box<dyn std::error::Error>> {
     let Some(user) = &args.user else {
         return Ok(None);
     };
-    let var = args
-        .password_env
-        .as_deref()
-        .ok_or("--user needs --password-env")?;
-    let password =
-        std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
-    Ok(Some(smtp_sansio::Credentials::password(user, &password)?))
+    let read = |var: &str| env(var).ok_or(format!("environment variable {var} is not set"));
+    match (&args.password_env, &args.ses_secret_env) {
+        (Some(var), None) => Ok(Some(smtp_sansio::Credentials::password(user, &read(var)?)?)),
+        (None, Some(var)) => {
+            let region = ses_region(args).ok_or("--ses-secret-env needs --ses REGION")?;
+            let secret = read(var)?;
+            let credentials = smtp_sansio::Credentials::ses(user, &secret, &region)
+                .map_err(|e| format!("--ses-secret-env: {e}"))?;
+            Ok(Some(credentials))
+        }
+        (Some(_), Some(_)) => Err("--password-env and --ses-secret-env exclude each other".into()),
+        (None, None) => Err("--user needs --password-env or --ses-secret-env".into()),
+    }
+}
+
+/// The SES region: `--ses`, or the one in an `email-smtp.<region>.amazonaws.com` `--host`.
+fn ses_region(args: &Args) -> Option<String> {
+    if let Some(region) = &args.ses {
+        return Some(region.clone());
+    }
+    let host = args.host.as_deref()?.to_ascii_lowercase();
+    let rest = host
+        .strip_prefix("email-smtp-fips.")
+        .or_else(|| host.strip_prefix("email-smtp."))?;
+    Some(rest.strip_suffix(".amazonaws.com")?.to_string())
 }
 
 /// The envelope and the body: from the file, stdin (`-`), or a generated 2 KB message.

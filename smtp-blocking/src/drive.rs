@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use bytes::Buf;
 use native_tls::HandshakeError;
-use smtp_sansio::driver::{Io, log_line, next_io};
-use smtp_sansio::{ChannelBinding, Client, Disconnect, Event, TlsInfo, Transmission};
+use smtp_sansio::driver::{Io, log_line, looks_like_smtp_reply, next_io};
+use smtp_sansio::{ChannelBinding, Client, Disconnect, Event, TlsInfo, TlsMode, Transmission};
 
 use crate::session::Session;
-use crate::stream::Stream;
+use crate::stream::{Connection, FirstOctets, Recorder, Stream};
 
 /// How much the adapter reads at once; the core holds what it needs of it.
 pub(crate) const READ_SIZE: usize = 16 * 1024;
@@ -55,7 +55,7 @@ impl Session {
             else {
                 return self.client.handle_timeout(self.clock.now());
             };
-            let written = match stream.tcp().set_write_timeout(Some(left)) {
+            let written = match stream.connection().set_write_timeout(Some(left)) {
                 Ok(()) => stream.write_some(&data, &mut self.gathered),
                 Err(e) => Err(e),
             };
@@ -81,7 +81,7 @@ impl Session {
         else {
             return self.client.handle_timeout(self.clock.now());
         };
-        let read = match stream.tcp().set_read_timeout(Some(left)) {
+        let read = match stream.connection().set_read_timeout(Some(left)) {
             Ok(()) => stream.read(&mut self.buf),
             Err(e) => Err(e),
         };
@@ -96,8 +96,11 @@ impl Session {
         }
     }
 
+    /// Runs the TLS handshake. For implicit TLS the first octets read are kept: if the
+    /// handshake fails on a server that greeted in plaintext, the session says so
+    /// ([`Error::PlaintextGreeting`](crate::Error::PlaintextGreeting)).
     fn upgrade(&mut self, deadline: smtp_sansio::Instant) {
-        let (Some(Stream::Plain(tcp)), Some(connector)) =
+        let (Some(Stream::Plain(plain)), Some(connector)) =
             (self.stream.take(), self.connector.as_ref())
         else {
             let reason = "tls requested on a connection without tls".to_string();
@@ -109,8 +112,15 @@ impl Session {
         let Some(left) = self.clock.remaining(deadline) else {
             return self.client.handle_timeout(self.clock.now());
         };
-        let mut handshake = match set_timeouts(&tcp, Some(left)) {
-            Ok(()) => connector.connect(&self.endpoint.host, tcp),
+        let first = FirstOctets::default();
+        let implicit = self.endpoint.tls == TlsMode::Implicit;
+        let io: Box<dyn Connection> = if implicit {
+            Box::new(Recorder::new(plain, first.clone()))
+        } else {
+            plain
+        };
+        let mut handshake = match set_timeouts(&io, Some(left)) {
+            Ok(()) => connector.connect(&self.endpoint.host, io),
             Err(e) => return self.lost(&e),
         };
         loop {
@@ -135,6 +145,16 @@ impl Session {
                         return self.client.handle_timeout(now);
                     }
                     handshake = mid.handshake();
+                }
+                Err(HandshakeError::Failure(_))
+                    if implicit && looks_like_smtp_reply(&first.get()) =>
+                {
+                    self.plaintext_greeting = true;
+                    let port = self.endpoint.port;
+                    let hint = crate::Error::PlaintextGreeting { port }.to_string();
+                    return self
+                        .client
+                        .handle_connection_lost(now, Disconnect::TlsHandshake(hint));
                 }
                 Err(HandshakeError::Failure(e)) => {
                     let cause = match underlying_io(&e) {
@@ -161,7 +181,11 @@ impl Session {
         let Some(stream) = self.stream.as_mut() else {
             return;
         };
-        if stream.tcp().set_read_timeout(Some(DRAIN_WAIT)).is_err() {
+        if stream
+            .connection()
+            .set_read_timeout(Some(DRAIN_WAIT))
+            .is_err()
+        {
             return;
         }
         for _ in 0..MAX_DRAIN_READS {
@@ -178,24 +202,34 @@ impl Session {
     /// A read, write or handshake failed: the connection is gone.
     fn lost(&mut self, error: &io::Error) {
         let now = self.clock.now();
-        self.client
-            .handle_connection_lost(now, Disconnect::from_io(error));
+        let over_tls = matches!(self.stream, Some(Stream::Tls(_)));
+        let cause = match Disconnect::from_io(error) {
+            // native-tls reports TLS failures (alerts, bad records) as `Other`, where rustls
+            // says `InvalidData`; an error without an OS code on a TLS stream is one of those.
+            Disconnect::Io(reason) if over_tls && error.raw_os_error().is_none() => {
+                Disconnect::Tls(reason)
+            }
+            cause => cause,
+        };
+        self.client.handle_connection_lost(now, cause);
     }
 
     /// Closes the connection, TLS with a close_notify first (RFC 8314 §3.4); never waits long
     /// on a server that stopped reading.
     pub(crate) fn shutdown(&mut self) {
         if let Some(stream) = self.stream.take() {
-            let _ = stream.tcp().set_write_timeout(Some(Duration::from_secs(5)));
+            let _ = stream
+                .connection()
+                .set_write_timeout(Some(Duration::from_secs(5)));
             stream.close();
         }
     }
 }
 
-fn set_timeouts(tcp: &std::net::TcpStream, left: Option<Duration>) -> io::Result<()> {
+fn set_timeouts(connection: &dyn Connection, left: Option<Duration>) -> io::Result<()> {
     let left = left.ok_or(ErrorKind::TimedOut)?;
-    tcp.set_read_timeout(Some(left))?;
-    tcp.set_write_timeout(Some(left))
+    connection.set_read_timeout(Some(left))?;
+    connection.set_write_timeout(Some(left))
 }
 
 /// The IO error under a failed handshake, if the connection itself failed.

@@ -12,6 +12,10 @@
 //! replies in flight far below any socket buffer, so a server that answers as it reads cannot
 //! deadlock it; raise that bound only with care here (`smtp-tokio` reads while it writes).
 //!
+//! [`connect_over`] runs a session over a connection the caller opened instead: through a
+//! proxy or a tunnel, over a Unix socket. It takes any [`Connection`], a byte stream with read
+//! and write timeouts, since the deadlines are kept with them.
+//!
 //! ```no_run
 //! use smtp_blocking::{Endpoint, Options, connect};
 //! use smtp_blocking::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox};
@@ -32,22 +36,25 @@
 
 #![forbid(unsafe_code)]
 
+mod credentials;
 mod drive;
 mod mailer;
 mod session;
 mod stream;
 mod tls;
 
+pub use credentials::{BoxError, CredentialsProvider, ProvideCredentials};
 pub use mailer::Mailer;
 pub use session::{Session, connect, connect_over};
 pub use smtp_sansio;
 pub use smtp_sansio::driver::Error;
 pub use smtp_sansio::{Endpoint, EndpointError, SES_PORTS, ses_host};
+pub use stream::Connection;
 pub use tls::TlsOptions;
 
-/// Everything needed to open a session: endpoint, the core's configuration, and the roots of
-/// trust.
-pub type Options = smtp_sansio::driver::Options<TlsOptions>;
+/// Everything needed to open a session: endpoint, the core's configuration, the roots of trust
+/// (and a client certificate), and optionally a provider of fresh credentials.
+pub type Options = smtp_sansio::driver::Options<TlsOptions, CredentialsProvider>;
 
 /// Compiles and runs the examples of this crate's README as doctests.
 #[cfg(doctest)]

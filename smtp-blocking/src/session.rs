@@ -1,6 +1,7 @@
 //! A session on one connection: the application's calls, each a request to the core followed
 //! by driving IO until the core says the request is done.
 
+use std::any::Any;
 use std::io::{ErrorKind, Read};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Instant;
@@ -10,8 +11,9 @@ use native_tls::TlsConnector;
 use smtp_sansio::driver::{self, Clock};
 use smtp_sansio::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport};
 
+use crate::credentials::refresh;
 use crate::drive::READ_SIZE;
-use crate::stream::Stream;
+use crate::stream::{Connection, Stream};
 use crate::{Error, Options};
 
 /// An open SMTP session. Send messages with [`send`](Self::send) and friends, then
@@ -29,6 +31,8 @@ pub struct Session {
     pub(crate) clock: Clock,
     pub(crate) buf: Box<[u8]>,
     pub(crate) gathered: Vec<u8>,
+    /// Whether the implicit-TLS handshake met a plaintext SMTP greeting instead.
+    pub(crate) plaintext_greeting: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -40,10 +44,13 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Connects, then runs greeting, EHLO, TLS and AUTH; returns once messages can be sent.
-pub fn connect(options: Options) -> Result<Session, Error> {
-    let epoch = Instant::now();
+/// Connects, then runs greeting, EHLO, TLS and AUTH; returns once messages can be sent. With
+/// a [`credentials_provider`](smtp_sansio::driver::Options::credentials_provider), asks it
+/// first.
+pub fn connect(mut options: Options) -> Result<Session, Error> {
     let connector = tls_connector(&options)?;
+    refresh(&mut options)?;
+    let epoch = Instant::now();
     let clock = Clock::starting_at(epoch);
     let deadline = smtp_sansio::Instant::from_duration(options.config.timeouts.greeting);
     let host = &options.endpoint.host;
@@ -59,7 +66,10 @@ pub fn connect(options: Options) -> Result<Session, Error> {
             return Err(Error::ConnectTimeout);
         };
         match TcpStream::connect_timeout(&address, remaining) {
-            Ok(tcp) => return start(tcp, options, connector, epoch),
+            Ok(tcp) => {
+                tcp.set_nodelay(true).map_err(Error::Connect)?;
+                return start(Box::new(tcp), options, connector, epoch);
+            }
             Err(e) => last_error = Some(e),
         }
     }
@@ -73,12 +83,33 @@ pub fn connect(options: Options) -> Result<Session, Error> {
     })
 }
 
-/// Runs the session over a TCP connection the caller opened (through a proxy or a tunnel, say),
-/// exactly as [`connect`] would after connecting: `options.endpoint.host` is the name the
-/// certificate must match, and implicit TLS still begins with the handshake (SECURITY.md G9).
-pub fn connect_over(tcp: TcpStream, options: Options) -> Result<Session, Error> {
+/// Runs the session over a connection the caller opened, exactly as [`connect`] does once it
+/// has connected: greeting, EHLO, TLS and AUTH, then messages.
+///
+/// Use it when [`connect`] cannot reach the server itself: through a SOCKS5 proxy or an HTTP
+/// `CONNECT` tunnel, over a Unix socket, or over a stream in memory in tests. `stream` is any
+/// [`Connection`]: a byte stream with read and write timeouts, by which every deadline of the
+/// session is kept. The session owns it from here and closes it at the end.
+/// `options.endpoint.host` is still the name the certificate must match and the SNI sent,
+/// `options.endpoint.port` still chooses the hints for a TLS mode that does not fit, and
+/// `options.endpoint.tls` still decides the encryption: implicit TLS begins with the
+/// handshake, STARTTLS is still required (SECURITY.md G9). Only resolving and connecting are
+/// skipped, so the greeting timeout counts from this call.
+///
+/// A [`TcpStream`] gets `TCP_NODELAY`, as [`connect`] sets it; on any other stream over TCP (a
+/// proxy's, say) set it on the socket underneath, or pipelined commands may wait on Nagle's
+/// algorithm.
+pub fn connect_over<S: Connection + 'static>(
+    stream: S,
+    mut options: Options,
+) -> Result<Session, Error> {
     let connector = tls_connector(&options)?;
-    start(tcp, options, connector, Instant::now())
+    refresh(&mut options)?;
+    let epoch = Instant::now();
+    if let Some(tcp) = (&stream as &dyn Any).downcast_ref::<TcpStream>() {
+        tcp.set_nodelay(true).map_err(Error::Connect)?;
+    }
+    start(Box::new(stream), options, connector, epoch)
 }
 
 /// The TLS connector, built before any IO so that a bad configuration fails first.
@@ -90,7 +121,7 @@ fn tls_connector(options: &Options) -> Result<Option<TlsConnector>, Error> {
 /// Runs greeting, EHLO, TLS and AUTH on an open connection; the session's clock starts at
 /// `epoch`.
 fn start(
-    tcp: TcpStream,
+    stream: Box<dyn Connection>,
     options: Options,
     connector: Option<TlsConnector>,
     epoch: Instant,
@@ -101,23 +132,29 @@ fn start(
         ..
     } = options;
     config.tls = endpoint.tls;
+    // STARTTLS on a port that expects implicit TLS never gets a greeting: say so within seconds.
+    config.timeouts.greeting = endpoint.greeting_wait(config.timeouts.greeting);
     config.transcript = tracing::enabled!(target: "smtp", tracing::Level::DEBUG);
     // A fresh nonce for SCRAM, from the platform: the core has no randomness (RFC 5802 §5.1).
     let mut random = [0u8; 18];
     if config.sasl_nonce.is_none() && getrandom::getrandom(&mut random).is_ok() {
         config.sasl_nonce = Some(driver::sasl_nonce(&random));
     }
-    tcp.set_nodelay(true).map_err(Error::Connect)?;
     let mut session = Session {
         client: Client::new(smtp_sansio::Instant::ZERO, config),
-        stream: Some(Stream::Plain(tcp)),
+        stream: Some(Stream::Plain(stream)),
         connector,
         endpoint,
         clock: Clock::starting_at(epoch),
         buf: vec![0; READ_SIZE].into_boxed_slice(),
         gathered: Vec::new(),
+        plaintext_greeting: false,
     };
     session.drive(Client::is_ready);
+    if session.plaintext_greeting {
+        let port = session.endpoint.port;
+        return Err(Error::PlaintextGreeting { port });
+    }
     driver::check(
         &session.client,
         &session.endpoint,

@@ -1,8 +1,8 @@
 //! Which certificates to trust, and the native-tls connector built from it.
 
-use native_tls::{Certificate, Protocol, TlsConnector};
+use native_tls::{Certificate, Identity, Protocol, TlsConnector};
 
-use smtp_sansio::driver::Built;
+use smtp_sansio::driver::{Built, ClientCertificate};
 
 use crate::Error;
 
@@ -15,15 +15,21 @@ pub struct TlsOptions {
     pub platform_roots: bool,
     /// More CA certificates, as PEM, added with [`add_ca_pem`](Self::add_ca_pem).
     extra_roots: Vec<Vec<u8>>,
+    /// The certificate to present to a server that asks for one (mutual TLS).
+    client_certificate: Option<ClientCertificate>,
     /// The connector, built once for these settings and shared by clones.
-    built: Built<(bool, Vec<Vec<u8>>), TlsConnector>,
+    built: Built<Settings, TlsConnector>,
 }
+
+/// What the connector is built from: platform roots, extra roots, client certificate.
+type Settings = (bool, Vec<Vec<u8>>, Option<ClientCertificate>);
 
 impl Default for TlsOptions {
     fn default() -> Self {
         Self {
             platform_roots: true,
             extra_roots: Vec::new(),
+            client_certificate: None,
             built: Built::default(),
         }
     }
@@ -42,11 +48,24 @@ impl TlsOptions {
         self.add_ca_pem(&smtp_sansio::driver::read_pem_file(path.as_ref())?)
     }
 
+    /// Presents `certificate` to servers that ask for one: mutual TLS, and the identity SASL
+    /// EXTERNAL authenticates ([`Credentials::external`](smtp_sansio::Credentials::external)).
+    /// Fails if native-tls cannot read the chain or the key.
+    pub fn set_client_certificate(&mut self, certificate: ClientCertificate) -> Result<(), Error> {
+        identity(&certificate)?;
+        self.client_certificate = Some(certificate);
+        Ok(())
+    }
+
     /// The connector: TLS 1.2 or later (RFC 8314 §5, RFC 8997), certificate and host name
     /// verified against the chosen roots. Built once, then shared by every session opened with
     /// these options or their clones.
     pub(crate) fn connector(&self) -> Result<TlsConnector, Error> {
-        let settings = (self.platform_roots, self.extra_roots.clone());
+        let settings = (
+            self.platform_roots,
+            self.extra_roots.clone(),
+            self.client_certificate.clone(),
+        );
         self.built.get_or_build(settings, || self.build())
     }
 
@@ -58,6 +77,15 @@ impl TlsOptions {
             let cert = Certificate::from_pem(pem).map_err(|e| Error::TlsConfig(e.to_string()))?;
             builder.add_root_certificate(cert);
         }
+        if let Some(certificate) = &self.client_certificate {
+            builder.identity(identity(certificate)?);
+        }
         builder.build().map_err(|e| Error::TlsConfig(e.to_string()))
     }
+}
+
+/// The client certificate as native-tls takes it.
+fn identity(certificate: &ClientCertificate) -> Result<Identity, Error> {
+    Identity::from_pkcs8(certificate.chain_pem(), certificate.key_pem())
+        .map_err(|e| Error::TlsConfig(format!("client certificate: {e}")))
 }

@@ -193,7 +193,7 @@ fn g3_f12_implicit_tls_against_a_plaintext_server_fails_without_fallback() {
     let (_runtime, server) = server(ServerOptions::default());
     let error = connect(options(&server, TlsMode::Implicit)).expect_err("plaintext server");
     assert!(
-        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
+        matches!(error, Error::PlaintextGreeting { .. }),
         "{error:?}"
     );
     last_connection(&server);
@@ -333,7 +333,7 @@ fn g9_a_caller_supplied_connection_still_gets_tls() {
     let tcp = std::net::TcpStream::connect(plaintext.addr()).expect("tcp");
     let error = connect_over(tcp, options(&plaintext, TlsMode::Implicit)).expect_err("plaintext");
     assert!(
-        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
+        matches!(error, Error::PlaintextGreeting { .. }),
         "{error:?}"
     );
 }

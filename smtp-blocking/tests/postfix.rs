@@ -249,7 +249,7 @@ fn refusals_surface_clearly() {
     let error = connect(options(&postfix, STARTTLS_PORT, TlsMode::Implicit, true))
         .expect_err("plaintext greeting");
     assert!(
-        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
+        matches!(error, Error::PlaintextGreeting { .. }),
         "{error:?}"
     );
 }

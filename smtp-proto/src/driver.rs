@@ -6,8 +6,10 @@
 //! import and of `.await`. A driver of another runtime can use them too.
 
 mod dispatch;
+mod tls;
 
 pub use dispatch::{ConnEvent, Dispatcher, Order};
+pub use tls::{Built, ClientCertificate, read_pem_file};
 
 use alloc::string::{String, ToString};
 use core::time::Duration;
@@ -23,19 +25,23 @@ use crate::endpoint::{Endpoint, EndpointError};
 use crate::types::domain::ClientId;
 use crate::wire::reply::Reply;
 
-/// Everything needed to open a session: where, how to encrypt, the client's configuration, and
-/// the driver's TLS settings `T`.
+/// Everything needed to open a session: where, how to encrypt, the client's configuration, the
+/// driver's TLS settings `T`, and optionally the driver's source `P` of fresh credentials.
 #[derive(Clone, Debug)]
-pub struct Options<T> {
+pub struct Options<T, P = ()> {
     /// Where to connect and how to encrypt. Its TLS mode overrides `config.tls`.
     pub endpoint: Endpoint,
     /// The core's configuration: client name, credentials, timeouts, policies.
     pub config: Config,
-    /// Which certificates to trust.
+    /// Which certificates to trust, and the client certificate if any.
     pub tls: T,
+    /// Asked for credentials before every new connection, replacing `config.credentials`: an
+    /// OAuth 2 access token that expires within the hour, so that a pool running for days
+    /// authenticates with a fresh one. None by default.
+    pub credentials_provider: Option<P>,
 }
 
-impl<T: Default> Options<T> {
+impl<T: Default, P> Options<T, P> {
     /// Options with the core's defaults and the driver's default roots of trust.
     pub fn new(endpoint: Endpoint, client_id: ClientId) -> Self {
         let config = Config::new(client_id, endpoint.tls);
@@ -43,6 +49,7 @@ impl<T: Default> Options<T> {
             endpoint,
             config,
             tls: T::default(),
+            credentials_provider: None,
         }
     }
 }
@@ -75,17 +82,29 @@ pub enum Error {
     /// Connecting took longer than the greeting timeout.
     #[error("connecting timed out")]
     ConnectTimeout,
-    /// No greeting came on a port that usually speaks implicit TLS (SECURITY.md G4).
-    #[error(
-        "no greeting from the server; port {0} usually expects implicit tls (TlsMode::Implicit)"
-    )]
+    /// No greeting came on a port that usually speaks implicit TLS (SECURITY.md G4): the
+    /// session uses STARTTLS (or plaintext) where the server waits for a TLS handshake. The
+    /// greeting is awaited only briefly on such a port ([`Endpoint::greeting_wait`]).
+    #[error("no greeting from the server: port {0} expects implicit tls (TlsMode::Implicit)")]
     NoGreetingOnImplicitPort(u16),
+    /// The server answered the implicit-TLS handshake with a plaintext SMTP reply (such as
+    /// `220 mx ESMTP`): the port speaks STARTTLS or plaintext, not implicit TLS. The adapters
+    /// tell it from the first octets read during the handshake ([`looks_like_smtp_reply`]).
+    #[error("the server sent a plaintext smtp greeting{}", starttls_hint(*.port))]
+    PlaintextGreeting {
+        /// The port dialled.
+        port: u16,
+    },
     /// The TLS configuration could not be built (an unreadable CA file, no roots).
     #[error("tls configuration: {0}")]
     TlsConfig(String),
     /// The endpoint cannot be built (a port without a known TLS mode, a bad region).
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    /// The credentials provider failed: no connection was opened. Transient: the provider
+    /// (a token endpoint, say) may answer next time.
+    #[error("cannot get credentials: {0}")]
+    Credentials(#[source] alloc::boxed::Box<dyn std::error::Error + Send + Sync>),
     /// The host cannot be used as a TLS server name.
     #[error("invalid host name {0:?}")]
     InvalidHostName(String),
@@ -138,9 +157,14 @@ impl Error {
     /// Whether trying again later, on a new connection, may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Resolve { .. } | Self::Connect(_) | Self::ConnectTimeout => true,
+            Self::Resolve { .. }
+            | Self::Connect(_)
+            | Self::ConnectTimeout
+            | Self::Credentials(_) => true,
             Self::NotSent { transient, .. } => *transient,
             Self::Smtp(e) => e.is_transient(),
+            // A TLS mode that does not fit the port: a configuration mistake.
+            Self::NoGreetingOnImplicitPort(_) | Self::PlaintextGreeting { .. } => false,
             _ => false,
         }
     }
@@ -169,13 +193,38 @@ impl PartialEq for Error {
             (Self::Connect(a), Self::Connect(b)) | (Self::BodyRead(a), Self::BodyRead(b)) => {
                 a.kind() == b.kind()
             }
-            (Self::NoGreetingOnImplicitPort(a), Self::NoGreetingOnImplicitPort(b)) => a == b,
+            (Self::NoGreetingOnImplicitPort(a), Self::NoGreetingOnImplicitPort(b))
+            | (Self::PlaintextGreeting { port: a }, Self::PlaintextGreeting { port: b }) => a == b,
             (Self::NotSent { cause: a, .. }, Self::NotSent { cause: b, .. }) => a == b,
             (Self::ConnectTimeout, Self::ConnectTimeout) | (Self::ReportLost, Self::ReportLost) => {
                 true
             }
             _ => false,
         }
+    }
+}
+
+/// Whether `first` (the first octets a server sent, four are enough) starts like an SMTP reply:
+/// three digits, then a space, a hyphen or the CR of a reply without text (RFC 5321 §4.2). A
+/// TLS record never does (its first octet is a content type, 20 to 24), so a driver that reads
+/// this where it expected a TLS handshake has met a server that speaks plaintext SMTP first
+/// ([`Error::PlaintextGreeting`]).
+pub fn looks_like_smtp_reply(first: &[u8]) -> bool {
+    match first {
+        [a, b, c, d, ..] => {
+            [a, b, c].iter().all(|x| x.is_ascii_digit()) && matches!(d, b' ' | b'-' | b'\r')
+        }
+        _ => false,
+    }
+}
+
+/// The end of [`Error::PlaintextGreeting`]'s message: which mode the port speaks.
+fn starttls_hint(port: u16) -> String {
+    use crate::client::config::TlsMode;
+    if TlsMode::for_port(port) == Some(TlsMode::StartTls) {
+        alloc::format!(": port {port} expects starttls (TlsMode::StartTls)")
+    } else {
+        " instead of a tls handshake: the port expects starttls (TlsMode::StartTls)".to_string()
     }
 }
 
@@ -300,63 +349,6 @@ pub fn take_reply(client: &mut Client, endpoint: &Endpoint, id: QueryId) -> Resu
     }
 }
 
-/// A driver's TLS connector, built once and shared by every clone of the options that made it
-/// (loading a platform's certificate store takes tens of milliseconds), and built again only
-/// if the settings it was built from change.
-pub struct Built<K, C> {
-    cell: std::sync::Arc<std::sync::Mutex<Option<(K, C)>>>,
-}
-
-impl<K, C> Clone for Built<K, C> {
-    fn clone(&self) -> Self {
-        Self {
-            cell: self.cell.clone(),
-        }
-    }
-}
-
-impl<K, C> Default for Built<K, C> {
-    fn default() -> Self {
-        Self {
-            cell: std::sync::Arc::default(),
-        }
-    }
-}
-
-impl<K, C> core::fmt::Debug for Built<K, C> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Built")
-    }
-}
-
-impl<K: PartialEq, C: Clone> Built<K, C> {
-    /// The connector built from `settings`: the one built before if the settings are the same,
-    /// else a new one from `build`.
-    pub fn get_or_build(
-        &self,
-        settings: K,
-        build: impl FnOnce() -> Result<C, Error>,
-    ) -> Result<C, Error> {
-        let mut cell = match self.cell.lock() {
-            Ok(cell) => cell,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some((built_from, connector)) = cell.as_ref()
-            && *built_from == settings
-        {
-            return Ok(connector.clone());
-        }
-        let connector = build()?;
-        *cell = Some((settings, connector.clone()));
-        Ok(connector)
-    }
-}
-
-/// Reads a PEM file of CA certificates for a driver's TLS options.
-pub fn read_pem_file(path: &std::path::Path) -> Result<alloc::vec::Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| Error::TlsConfig(alloc::format!("{}: {e}", path.display())))
-}
-
 /// A SCRAM nonce ([`Config::sasl_nonce`]) from fresh random octets (18 or more): their
 /// hexadecimal form, printable and without `,` (RFC 5802 §5.1). The core has no randomness of
 /// its own; a driver draws the octets from its platform.
@@ -373,5 +365,58 @@ pub fn log_line(event: &Event) -> Option<String> {
         Event::Ready(_) => Some("session ready".to_string()),
         Event::Settled(id) => Some(alloc::format!("transaction {} settled", id.0)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_replies_are_told_from_tls_records() {
+        for reply in [
+            &b"220 mx ESMTP\r\n"[..],
+            b"220-mx",
+            b"421 ",
+            b"220\r\n",
+            b"554 ",
+        ] {
+            assert!(looks_like_smtp_reply(reply), "{reply:?}");
+        }
+        // A TLS alert or handshake record, too little to tell, text that is not a reply.
+        for other in [
+            &[0x15, 0x03, 0x03, 0x00, 0x02][..],
+            &[0x16, 0x03, 0x01, 0x00][..],
+            b"220",
+            b"",
+            b"22x ",
+            b"2200",
+            b"HTTP/1.1 400",
+        ] {
+            assert!(!looks_like_smtp_reply(other), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn tls_mode_mistakes_name_the_mode_and_are_not_transient() {
+        let plaintext = Error::PlaintextGreeting { port: 587 };
+        let message = plaintext.to_string();
+        assert!(
+            message.contains("port 587 expects starttls (TlsMode::StartTls)"),
+            "{message}"
+        );
+        let other = Error::PlaintextGreeting { port: 2525 }.to_string();
+        assert!(
+            other.contains("TlsMode::StartTls") && !other.contains("2525"),
+            "{other}"
+        );
+        let no_greeting = Error::NoGreetingOnImplicitPort(465);
+        assert!(
+            no_greeting
+                .to_string()
+                .contains("port 465 expects implicit tls")
+        );
+        assert!(no_greeting.is_timeout() && !plaintext.is_timeout());
+        assert!(!no_greeting.is_transient() && !plaintext.is_transient());
     }
 }

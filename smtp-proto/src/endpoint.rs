@@ -5,6 +5,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use core::time::Duration;
 
 use crate::client::config::TlsMode;
 
@@ -112,6 +113,25 @@ impl Endpoint {
     pub fn looks_like_implicit_tls(&self) -> bool {
         self.tls != TlsMode::Implicit && TlsMode::for_port(self.port) == Some(TlsMode::Implicit)
     }
+
+    /// How long a driver waits for a server that has not yet spoken on a port that usually
+    /// expects implicit TLS while this endpoint does not use it
+    /// ([`looks_like_implicit_tls`](Self::looks_like_implicit_tls)); see
+    /// [`greeting_wait`](Self::greeting_wait).
+    pub const IMPLICIT_PORT_GREETING_WAIT: Duration = Duration::from_secs(10);
+
+    /// How long to wait for the greeting, given the `configured` greeting timeout (RFC 5321
+    /// §4.5.3.2.1: 5 minutes by default). On a port that usually expects implicit TLS, with
+    /// STARTTLS or plaintext chosen, a server that is waiting for a TLS handshake never greets:
+    /// the wait is then at most [`IMPLICIT_PORT_GREETING_WAIT`](Self::IMPLICIT_PORT_GREETING_WAIT),
+    /// so that the mistake shows within seconds (SECURITY.md G4). Elsewhere it is `configured`.
+    pub fn greeting_wait(&self, configured: Duration) -> Duration {
+        if self.looks_like_implicit_tls() {
+            configured.min(Self::IMPLICIT_PORT_GREETING_WAIT)
+        } else {
+            configured
+        }
+    }
 }
 
 /// The ports Amazon SES listens on.
@@ -206,5 +226,21 @@ mod tests {
     fn g4_hint_for_starttls_on_an_implicit_port() {
         assert!(Endpoint::with_mode("h", 465, TlsMode::StartTls).looks_like_implicit_tls());
         assert!(!Endpoint::with_mode("h", 587, TlsMode::StartTls).looks_like_implicit_tls());
+    }
+
+    #[test]
+    fn g4_the_greeting_is_awaited_briefly_on_an_implicit_port() {
+        let five_minutes = Duration::from_secs(300);
+        let wait = Endpoint::IMPLICIT_PORT_GREETING_WAIT;
+        let starttls_on_465 = Endpoint::with_mode("h", 465, TlsMode::StartTls);
+        assert_eq!(starttls_on_465.greeting_wait(five_minutes), wait);
+        let short = Duration::from_secs(1);
+        assert_eq!(starttls_on_465.greeting_wait(short), short);
+        for fitting in [
+            Endpoint::with_mode("h", 465, TlsMode::Implicit),
+            Endpoint::with_mode("h", 587, TlsMode::StartTls),
+        ] {
+            assert_eq!(fitting.greeting_wait(five_minutes), five_minutes);
+        }
     }
 }

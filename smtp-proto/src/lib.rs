@@ -152,6 +152,7 @@ pub use client::event::{
     Action, ChannelBinding, ChannelBindingKind, Event, QueryId, StreamedBody, TlsInfo,
     TransactionId, TranscriptLine,
 };
+pub use client::oauth::OAuthError;
 pub use client::report::{Outcome, RecipientReport, TransactionReport, Verdict};
 pub use client::time::{Instant, Timeouts};
 pub use client::transaction::{Envelope, Recipient};

@@ -286,3 +286,86 @@ fn auth_unavailable_when_nothing_suits() {
         Some(Error::AuthUnavailable { offered: none })
     );
 }
+
+fn oauth_config() -> Config {
+    let mut config = config(TlsMode::Implicit);
+    config.credentials = Some(Credentials::oauth2("me@example.com", "tok").expect("valid"));
+    config
+}
+
+/// XOAUTH2's error challenge (the JSON after `334`) is answered with an empty line, and the
+/// final `535` comes back with what the JSON said; an expired token is transient, so a pool
+/// tries again with a fresh one (RFC 7628 §3.2.2, §3.2.3).
+#[test]
+fn rfc7628_3_2_2_xoauth2_error_challenge_is_decoded_and_surfaced() {
+    let mut steps = established(TlsMode::Implicit, b"250-mx\r\n250 AUTH XOAUTH2\r\n");
+    steps.extend([
+        Client(b"AUTH XOAUTH2 dXNlcj1tZUBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB0b2sBAQ==\r\n"),
+        Server(b"334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==\r\n"),
+        Client(b"\r\n"),
+        Server(b"535 5.7.8 Username and Password not accepted\r\n"),
+        Client(b"QUIT\r\n"),
+        Server(b"221 bye\r\n"),
+    ]);
+    let run = play(&oauth_config(), one_message, &steps);
+    let error = run.error.expect("refused");
+    let Error::OAuthRefused { reply, error: why } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(reply.code().get(), 535);
+    assert_eq!(why.status.as_deref(), Some("401"));
+    assert_eq!(why.scope.as_deref(), Some("https://mail.google.com/"));
+    assert!(error.is_transient(), "a fresh token may succeed");
+    assert_eq!(error.reply(), Some(reply));
+    assert!(error.to_string().contains("status 401"), "{error}");
+}
+
+/// OAUTHBEARER answers the error challenge with %x01 (RFC 7628 §3.2.3); a scope problem is
+/// not a token that a refresh fixes.
+#[test]
+fn rfc7628_3_2_3_oauthbearer_error_is_answered_with_0x01() {
+    let mut steps = established(TlsMode::Implicit, b"250-mx\r\n250 AUTH OAUTHBEARER\r\n");
+    steps.extend([
+        Client(b"AUTH OAUTHBEARER bixhPW1lQGV4YW1wbGUuY29tLAFhdXRoPUJlYXJlciB0b2sBAQ==\r\n"),
+        Server(b"334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJtYWlsIn0=\r\n"),
+        Client(b"AQ==\r\n"),
+        Server(b"535 5.7.8 Authentication failed\r\n"),
+        Client(b"QUIT\r\n"),
+        Server(b"221 bye\r\n"),
+    ]);
+    let run = play(&oauth_config(), one_message, &steps);
+    let Some(Error::OAuthRefused { error, .. }) = &run.error else {
+        panic!("{:?}", run.error);
+    };
+    assert!(error.is_token_expired());
+    assert_eq!(error.scope.as_deref(), Some("mail"));
+}
+
+/// SASL EXTERNAL (RFC 4422 Appendix A): the identity is the TLS client certificate's; AUTH
+/// carries only the authorization identity, empty as `=` (RFC 4954 §4).
+#[test]
+fn rfc4422_external_names_only_the_authorization_identity() {
+    let ehlo = b"250-mx\r\n250 AUTH PLAIN EXTERNAL\r\n";
+    for (credentials, line) in [
+        (Credentials::external(), &b"AUTH EXTERNAL =\r\n"[..]),
+        (
+            Credentials::external_as("admin@example.com").expect("valid"),
+            b"AUTH EXTERNAL YWRtaW5AZXhhbXBsZS5jb20=\r\n",
+        ),
+    ] {
+        let mut config = config(TlsMode::Implicit);
+        config.credentials = Some(credentials);
+        let mut steps = established(TlsMode::Implicit, ehlo);
+        steps.extend([Client(line), Server(b"235 2.7.0 ok\r\n")]);
+        let run = play(&config, |_| {}, &steps);
+        assert!(run.is_ready() && run.error.is_none(), "{run:?}");
+    }
+    // Not offered: a clear error, never a password mechanism.
+    let mut config = config(TlsMode::Implicit);
+    config.credentials = Some(Credentials::external());
+    let mut steps = established(TlsMode::Implicit, b"250-mx\r\n250 AUTH PLAIN\r\n");
+    steps.extend([Client(b"QUIT\r\n"), Server(b"221 bye\r\n")]);
+    let run = play(&config, |_| {}, &steps);
+    assert!(matches!(run.error, Some(Error::AuthUnavailable { .. })));
+    assert!(Credentials::external_as("a\r\nb").is_err());
+}

@@ -136,3 +136,22 @@ fn rfc9266_scram_plus_binds_the_exchange_to_the_tls_channel() {
         "AUTH SCRAM-SHA-256 eSwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=\r\n"
     );
 }
+
+/// SMTP carries the server-final-message in a `334` (RFC 4954 §4): a `235` straight after the
+/// client's proof skips the server's and is not trusted (RFC 5802 §9).
+#[test]
+fn rfc5802_9_success_without_the_servers_proof_is_refused() {
+    let mut steps = established(TlsMode::Implicit, SCRAM_EHLO);
+    steps.extend([
+        Client(SCRAM_FIRST),
+        Server(SERVER_FIRST),
+        Client(CLIENT_FINAL),
+        Server(b"235 2.7.0 Authentication successful\r\n"),
+        Client(b"QUIT\r\n"),
+        Server(b"221 bye\r\n"),
+    ]);
+    let run = play(&scram_config(), |_| {}, &steps);
+    let forged = ProtocolError::ScramServerSignature;
+    assert_eq!(run.error, Some(Error::Protocol(forged)));
+    assert!(!run.is_ready());
+}

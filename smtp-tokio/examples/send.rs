@@ -6,7 +6,8 @@
 //! ```text
 //! cargo run -p smtp-tokio --example send -- [--host H --port P | --ses REGION [--port P]]
 //!     [--tls implicit|starttls|opportunistic|none] [--ca-file PEM]
-//!     [--user U --password-env VAR] --from ADDR --to ADDR [--to ADDR ...]
+//!     [--user U --password-env VAR | --user ACCESS_KEY_ID --ses-secret-env VAR]
+//!     --from ADDR --to ADDR [--to ADDR ...]
 //!     [--count N] [--concurrency C] [--rate MSGS_PER_SEC] [--max-per-connection N]
 //!     [--timeout SECONDS] [MESSAGE_FILE|-]
 //! ```

@@ -3,12 +3,12 @@
 use std::io;
 use std::time::Duration;
 
-use smtp_sansio::driver::{Io, log_line, next_io};
-use smtp_sansio::{ChannelBinding, Client, Disconnect, Event, TlsInfo, Transmission};
+use smtp_sansio::driver::{Io, log_line, looks_like_smtp_reply, next_io};
+use smtp_sansio::{ChannelBinding, Client, Disconnect, Event, TlsInfo, TlsMode, Transmission};
 use tokio::time::{timeout, timeout_at};
 
 use crate::session::Session;
-use crate::stream::Stream;
+use crate::stream::{Connection, FirstOctets, Recorder, Stream};
 
 /// How much the adapter reads at once; the core holds what it needs of it.
 pub(crate) const READ_SIZE: usize = 16 * 1024;
@@ -92,8 +92,11 @@ impl Session {
         }
     }
 
+    /// Runs the TLS handshake. For implicit TLS the first octets read are kept: if the
+    /// handshake fails on a server that greeted in plaintext, the session says so
+    /// ([`Error::PlaintextGreeting`](crate::Error::PlaintextGreeting)).
     async fn upgrade(&mut self, deadline: smtp_sansio::Instant) {
-        let (Some(Stream::Plain(tcp)), Some(connector)) =
+        let (Some(Stream::Plain(plain)), Some(connector)) =
             (self.stream.take(), self.connector.clone())
         else {
             let reason = "tls requested on a connection without tls".to_string();
@@ -103,7 +106,14 @@ impl Session {
                 .handle_connection_lost(now, Disconnect::TlsHandshake(reason));
         };
         let at = self.clock.deadline(deadline);
-        let handshake = connector.connect(self.server_name.clone(), tcp);
+        let first = FirstOctets::default();
+        let implicit = self.endpoint.tls == TlsMode::Implicit;
+        let io: Box<dyn Connection> = if implicit {
+            Box::new(Recorder::new(plain, first.clone()))
+        } else {
+            plain
+        };
+        let handshake = connector.connect(self.server_name.clone(), io);
         match timeout_at(at.into(), handshake).await {
             Ok(Ok(tls)) => {
                 // rustls verified the chain and the host name, or the handshake failed.
@@ -117,9 +127,14 @@ impl Session {
             }
             Ok(Err(e)) => {
                 // rustls reports certificate, name and protocol failures as InvalidData.
-                let cause = match e.kind() {
-                    io::ErrorKind::InvalidData => Disconnect::TlsHandshake(e.to_string()),
-                    _ => Disconnect::from_io(&e),
+                let cause = if implicit && looks_like_smtp_reply(&first.get()) {
+                    self.plaintext_greeting = true;
+                    let port = self.endpoint.port;
+                    Disconnect::TlsHandshake(crate::Error::PlaintextGreeting { port }.to_string())
+                } else if e.kind() == io::ErrorKind::InvalidData {
+                    Disconnect::TlsHandshake(e.to_string())
+                } else {
+                    Disconnect::from_io(&e)
                 };
                 self.client.handle_connection_lost(self.clock.now(), cause);
             }

@@ -9,6 +9,10 @@
 //! more, reads what the server sends, so a server that answers before it has read everything
 //! never waits on a client that only writes.
 //!
+//! [`connect_over`] runs a session over a connection the caller opened instead: any tokio
+//! byte stream, such as a SOCKS5 proxy's (`examples/socks5_proxy.rs`), an HTTP `CONNECT`
+//! tunnel's or a Unix socket.
+//!
 //! ```no_run
 //! use smtp_tokio::{Endpoint, Options, connect};
 //! use smtp_tokio::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox};
@@ -29,12 +33,14 @@
 
 #![forbid(unsafe_code)]
 
+mod credentials;
 mod drive;
 mod mailer;
 mod session;
 mod stream;
 mod tls;
 
+pub use credentials::{BoxError, CredentialsFuture, CredentialsProvider, ProvideCredentials};
 pub use mailer::Mailer;
 pub use session::{Session, connect, connect_over};
 pub use smtp_sansio;
@@ -42,9 +48,9 @@ pub use smtp_sansio::driver::Error;
 pub use smtp_sansio::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use tls::TlsOptions;
 
-/// Everything needed to open a session: endpoint, the core's configuration, and the roots of
-/// trust.
-pub type Options = smtp_sansio::driver::Options<TlsOptions>;
+/// Everything needed to open a session: endpoint, the core's configuration, the roots of trust
+/// (and a client certificate), and optionally a provider of fresh credentials.
+pub type Options = smtp_sansio::driver::Options<TlsOptions, CredentialsProvider>;
 
 /// Compiles and runs the examples of this crate's README as doctests.
 #[cfg(doctest)]

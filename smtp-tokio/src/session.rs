@@ -1,17 +1,20 @@
 //! A session on one connection: the application's calls, each a request to the core followed
 //! by driving IO until the core says the request is done.
 
+use std::any::Any;
+
 use bytes::Bytes;
 use rustls_pki_types::ServerName;
 use smtp_sansio::driver::{self, Clock};
 use smtp_sansio::{Client, Endpoint, Envelope, Reply, StreamedBody, TransactionReport};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpStream, lookup_host};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 
+use crate::credentials::refresh;
 use crate::drive::READ_SIZE;
-use crate::stream::Stream;
+use crate::stream::{Connection, Stream};
 use crate::{Error, Options};
 
 /// An open SMTP session. Send messages with [`send`](Self::send) and friends, then
@@ -29,6 +32,8 @@ pub struct Session {
     pub(crate) endpoint: Endpoint,
     pub(crate) clock: Clock,
     pub(crate) buf: Box<[u8]>,
+    /// Whether the implicit-TLS handshake met a plaintext SMTP greeting instead.
+    pub(crate) plaintext_greeting: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -40,10 +45,13 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Connects, then runs greeting, EHLO, TLS and AUTH; returns once messages can be sent.
-pub async fn connect(options: Options) -> Result<Session, Error> {
-    let epoch = Instant::now();
+/// Connects, then runs greeting, EHLO, TLS and AUTH; returns once messages can be sent. With
+/// a [`credentials_provider`](smtp_sansio::driver::Options::credentials_provider), asks it
+/// first (for at most the greeting timeout).
+pub async fn connect(mut options: Options) -> Result<Session, Error> {
     let tls = prepare_tls(&options)?;
+    refresh(&mut options).await?;
+    let epoch = Instant::now();
     let greeting = smtp_sansio::Instant::from_duration(options.config.timeouts.greeting);
     let deadline = Instant::from_std(Clock::starting_at(epoch.into_std()).deadline(greeting));
     let host = options.endpoint.host.clone();
@@ -60,7 +68,10 @@ pub async fn connect(options: Options) -> Result<Session, Error> {
     let mut last_error = None;
     for address in addresses {
         match timeout_at(deadline, TcpStream::connect(address)).await {
-            Ok(Ok(tcp)) => return start(tcp, options, tls, epoch).await,
+            Ok(Ok(tcp)) => {
+                tcp.set_nodelay(true).map_err(Error::Connect)?;
+                return start(Box::new(tcp), options, tls, epoch).await;
+            }
             Ok(Err(e)) => last_error = Some(e),
             Err(_) => return Err(Error::ConnectTimeout),
         }
@@ -74,12 +85,32 @@ pub async fn connect(options: Options) -> Result<Session, Error> {
     })
 }
 
-/// Runs the session over a TCP connection the caller opened (through a proxy or a tunnel, say),
-/// exactly as [`connect`] would after connecting: `options.endpoint.host` is the name the
-/// certificate must match, and implicit TLS still begins with the handshake (SECURITY.md G9).
-pub async fn connect_over(tcp: TcpStream, options: Options) -> Result<Session, Error> {
+/// Runs the session over a connection the caller opened, exactly as [`connect`] does once it
+/// has connected: greeting, EHLO, TLS and AUTH, then messages.
+///
+/// Use it when [`connect`] cannot reach the server itself: through a SOCKS5 proxy (see the
+/// `socks5_proxy` example) or an HTTP `CONNECT` tunnel, over a Unix socket, or over a pipe in
+/// memory in tests. `stream` is any byte stream to the server; the session owns it from here
+/// and closes it at the end. `options.endpoint.host` is still the name the certificate must
+/// match and the SNI sent, `options.endpoint.port` still chooses the hints for a TLS mode that
+/// does not fit, and `options.endpoint.tls` still decides the encryption: implicit TLS begins
+/// with the handshake, STARTTLS is still required (SECURITY.md G9). Only resolving and
+/// connecting are skipped, so the greeting timeout counts from this call.
+///
+/// A `tokio::net::TcpStream` gets `TCP_NODELAY`, as [`connect`] sets it; on any other stream
+/// over TCP (a proxy's, say) set it on the socket underneath, or pipelined commands may wait
+/// on Nagle's algorithm.
+pub async fn connect_over<S>(stream: S, mut options: Options) -> Result<Session, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let tls = prepare_tls(&options)?;
-    start(tcp, options, tls, Instant::now()).await
+    refresh(&mut options).await?;
+    let epoch = Instant::now();
+    if let Some(tcp) = (&stream as &dyn Any).downcast_ref::<TcpStream>() {
+        tcp.set_nodelay(true).map_err(Error::Connect)?;
+    }
+    start(Box::new(stream), options, tls, epoch).await
 }
 
 /// What the TLS handshake needs, built before any IO so that a bad configuration fails first.
@@ -101,7 +132,7 @@ fn prepare_tls(options: &Options) -> Result<PreparedTls, Error> {
 /// Runs greeting, EHLO, TLS and AUTH on an open connection; the session's clock starts at
 /// `epoch`.
 async fn start(
-    tcp: TcpStream,
+    stream: Box<dyn Connection>,
     options: Options,
     tls: PreparedTls,
     epoch: Instant,
@@ -112,23 +143,29 @@ async fn start(
         ..
     } = options;
     config.tls = endpoint.tls;
+    // STARTTLS on a port that expects implicit TLS never gets a greeting: say so within seconds.
+    config.timeouts.greeting = endpoint.greeting_wait(config.timeouts.greeting);
     config.transcript = tracing::enabled!(target: "smtp", tracing::Level::DEBUG);
     // A fresh nonce for SCRAM, from the platform: the core has no randomness (RFC 5802 §5.1).
     let mut random = [0u8; 18];
     if config.sasl_nonce.is_none() && getrandom::getrandom(&mut random).is_ok() {
         config.sasl_nonce = Some(driver::sasl_nonce(&random));
     }
-    tcp.set_nodelay(true).map_err(Error::Connect)?;
     let mut session = Session {
         client: Client::new(smtp_sansio::Instant::ZERO, config),
-        stream: Some(Stream::Plain(tcp)),
+        stream: Some(Stream::Plain(stream)),
         connector: tls.connector,
         server_name: tls.server_name,
         endpoint,
         clock: Clock::starting_at(epoch.into_std()),
         buf: vec![0; READ_SIZE].into_boxed_slice(),
+        plaintext_greeting: false,
     };
     session.drive(Client::is_ready).await;
+    if session.plaintext_greeting {
+        let port = session.endpoint.port;
+        return Err(Error::PlaintextGreeting { port });
+    }
     driver::check(
         &session.client,
         &session.endpoint,

@@ -206,12 +206,14 @@ async fn implicit_tls_against_the_starttls_port_is_a_clear_error() {
     let error = connect(options(&postfix, STARTTLS_PORT, TlsMode::Implicit, true))
         .await
         .expect_err("the server greets in plaintext");
-    assert!(
-        matches!(error, Error::Smtp(smtp_sansio::Error::TlsHandshake(_))),
-        "{error:?}"
+    assert_eq!(
+        error,
+        Error::PlaintextGreeting {
+            port: STARTTLS_PORT
+        }
     );
     assert!(
-        error.to_string().starts_with("tls handshake failed"),
+        error.to_string().contains("plaintext smtp greeting"),
         "{error}"
     );
 }

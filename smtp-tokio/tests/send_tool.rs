@@ -182,3 +182,52 @@ fn lines_start(results: &[Sent], start: &str) -> bool {
         .first()
         .is_some_and(|line| line.starts_with(start))
 }
+
+/// `--user ACCESS_KEY_ID --ses-secret-env VAR`: the SES SMTP password derived from the IAM
+/// secret key for the region, never shown.
+#[test]
+fn ses_secret_env_derives_the_smtp_password_and_never_shows_the_secret() {
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let env = |var: &str| (var == "SES_SECRET").then(|| secret.to_string());
+    let args = send_cli::Args {
+        user: Some("AKIAEXAMPLE".into()),
+        ses_secret_env: Some("SES_SECRET".into()),
+        host: Some("email-smtp.eu-west-1.amazonaws.com".into()),
+        ..send_cli::Args::default()
+    };
+    let credentials = send_cli::credentials_from(&args, env)
+        .expect("derived")
+        .expect("some");
+    let expected = smtp_tokio::smtp_sansio::Credentials::password(
+        "AKIAEXAMPLE",
+        "BMW5RDrXmmVs0lV7GpI4oLkHXpZ4stDsk6q91z1g38Pk",
+    )
+    .expect("valid");
+    assert_eq!(credentials, expected);
+    let shown = format!("{credentials:?}");
+    assert!(
+        !shown.contains(secret) && !shown.contains("BMW5RD"),
+        "{shown}"
+    );
+
+    let missing = send_cli::Args {
+        ses_secret_env: Some("UNSET".into()),
+        ..args
+    };
+    let error = send_cli::credentials_from(&missing, env).expect_err("unset");
+    assert_eq!(error.to_string(), "environment variable UNSET is not set");
+    let no_region = send_cli::Args {
+        user: Some("AKIAEXAMPLE".into()),
+        ses_secret_env: Some("SES_SECRET".into()),
+        host: Some("smtp.example.com".into()),
+        ..send_cli::Args::default()
+    };
+    let error = send_cli::credentials_from(&no_region, env).expect_err("no region");
+    assert!(!error.to_string().contains(secret));
+    let refused_region = send_cli::Args {
+        ses: Some("af-south-1".into()),
+        ..no_region
+    };
+    let error = send_cli::credentials_from(&refused_region, env).expect_err("no smtp there");
+    assert!(error.to_string().contains("af-south-1"), "{error}");
+}

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::config::Credentials;
 use super::error::ProtocolError;
 use super::event::ChannelBinding;
+use super::oauth::OAuthError;
 use crate::types::mechanism::Mechanism;
 use crate::types::secret::Secret;
 use crate::wire::command::{AuthCommand, Command, SaslResponse};
@@ -46,6 +47,8 @@ pub(crate) struct Sasl {
     setup: Setup,
     sent_initial: bool,
     challenges: u8,
+    /// The OAuth 2 server's error challenge, reported with its final failure.
+    oauth_error: Option<OAuthError>,
     #[cfg(feature = "crypto")]
     scram: Option<super::scram::Scram>,
 }
@@ -58,9 +61,25 @@ impl Sasl {
             setup,
             sent_initial: false,
             challenges: 0,
+            oauth_error: None,
             #[cfg(feature = "crypto")]
             scram: None,
         }
+    }
+
+    /// Whether a success reply may end the exchange: always, except for SCRAM before the
+    /// server has proved it knows the password (RFC 5802 §9).
+    pub(crate) fn may_succeed(&self) -> bool {
+        #[cfg(feature = "crypto")]
+        if let Some(scram) = &self.scram {
+            return scram.is_verified();
+        }
+        true
+    }
+
+    /// The OAuth 2 server's error challenge, if it sent one (RFC 7628 §3.2.2).
+    pub(crate) fn take_oauth_error(&mut self) -> Option<OAuthError> {
+        self.oauth_error.take()
     }
 
     /// The AUTH command, with the initial response when the mechanism has one and it fits the
@@ -145,7 +164,6 @@ impl Sasl {
                 Err(reason) => SaslStep::Cancel(Some(reason)),
             };
         }
-        let _ = challenge;
         let payload = match self.mechanism {
             // PLAIN: one message. A challenge after the initial response is unexpected (E6);
             // without one, the first (empty, E5) challenge asks for the message.
@@ -163,8 +181,16 @@ impl Sasl {
                 self.sent_initial = true;
                 self.initial_bytes()
             }
-            Mechanism::XOAuth2 if step <= 1 => Some(Bytes::new()),
-            Mechanism::OAuthBearer if step <= 1 => Some(Bytes::from_static(b"\x01")),
+            Mechanism::XOAuth2 | Mechanism::OAuthBearer if step <= 1 => {
+                self.oauth_error = Some(OAuthError::parse(challenge));
+                match self.mechanism {
+                    Mechanism::XOAuth2 => Some(Bytes::new()),
+                    _ => Some(Bytes::from_static(b"\x01")),
+                }
+            }
+            // EXTERNAL: the authorization identity (possibly empty) if the server asks for it
+            // with an empty challenge instead of taking an initial response.
+            Mechanism::External if !self.sent_initial && step == 0 => self.initial_bytes(),
             _ => None,
         };
         match payload.map(|p| SaslResponse::new(Secret::new(p))) {
@@ -203,6 +229,11 @@ impl Sasl {
                 let user = username.replace('=', "=3D").replace(',', "=2C");
                 let token = token.expose();
                 alloc::format!("n,a={user},\x01auth=Bearer {token}\x01\x01").into_bytes()
+            }
+            // RFC 4422 Appendix A: the authorization identity, empty to act as the
+            // certificate's own identity (sent as `=`, RFC 4954 §4).
+            (Credentials::External { authzid }, Mechanism::External) => {
+                authzid.clone().unwrap_or_default().into_bytes()
             }
             _ => return None,
         };

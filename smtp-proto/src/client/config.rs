@@ -72,6 +72,12 @@ pub enum Credentials {
         /// The access token.
         token: Secret<String>,
     },
+    /// The identity of the TLS client certificate, for EXTERNAL (RFC 4422 Appendix A): the
+    /// driver presents the certificate; AUTH only names who to act as.
+    External {
+        /// The identity to act as, if not the certificate's own.
+        authzid: Option<String>,
+    },
 }
 
 impl Credentials {
@@ -115,6 +121,20 @@ impl Credentials {
         })
     }
 
+    /// Authentication by the TLS client certificate the driver presents (SASL EXTERNAL,
+    /// RFC 4422 Appendix A), as the certificate's own identity.
+    pub fn external() -> Self {
+        Self::External { authzid: None }
+    }
+
+    /// Authentication by the TLS client certificate, acting as `authzid`.
+    pub fn external_as(authzid: &str) -> Result<Self, InvalidInput> {
+        reject_controls("authzid", authzid)?;
+        Ok(Self::External {
+            authzid: Some(authzid.into()),
+        })
+    }
+
     /// Whether `mechanism` can use these credentials.
     pub fn suits(&self, mechanism: Mechanism) -> bool {
         match self {
@@ -122,6 +142,7 @@ impl Credentials {
                 matches!(mechanism, Mechanism::Plain | Mechanism::Login) || mechanism.is_scram()
             }
             Self::OAuth2 { .. } => matches!(mechanism, Mechanism::XOAuth2 | Mechanism::OAuthBearer),
+            Self::External { .. } => mechanism == Mechanism::External,
         }
     }
 }
@@ -134,7 +155,7 @@ pub struct AuthPolicy {
     /// that suits the credentials is used (SECURITY.md E3). Default: SCRAM-SHA-256-PLUS,
     /// SCRAM-SHA-256, SCRAM-SHA-1-PLUS, SCRAM-SHA-1 (the password never leaves the client, and
     /// `-PLUS` binds the exchange to the TLS connection), then OAUTHBEARER, XOAUTH2, PLAIN,
-    /// LOGIN. SCRAM needs [`Config::sasl_nonce`], `-PLUS` the driver's channel binding data
+    /// LOGIN, EXTERNAL (only [`Credentials::External`] suits it). SCRAM needs [`Config::sasl_nonce`], `-PLUS` the driver's channel binding data
     /// ([`TlsInfo::channel_binding`](crate::TlsInfo)); without them the next is used. Put
     /// PLAIN first for a server whose stored passwords cannot serve SCRAM.
     pub preference: Vec<Mechanism>,
@@ -158,6 +179,7 @@ impl Default for AuthPolicy {
                 Mechanism::XOAuth2,
                 Mechanism::Plain,
                 Mechanism::Login,
+                Mechanism::External,
             ],
             allow_without_tls: false,
             allow_unverified_tls: false,

@@ -3,6 +3,7 @@
 use alloc::string::String;
 use core::fmt;
 
+use super::oauth::OAuthError;
 use crate::error::{DataError, InvalidInput, ReplyError};
 use crate::wire::reply::Reply;
 
@@ -178,6 +179,16 @@ pub enum Error {
     /// The server refused the credentials or the exchange (RFC 4954 §6, SECURITY.md E8, E15).
     #[error("authentication failed: {0}")]
     AuthFailed(Reply),
+    /// The server refused an OAuth 2 token (XOAUTH2, OAUTHBEARER) and said why in an error
+    /// challenge before its final reply (RFC 7628 §3.2.2). An expired or invalid token is
+    /// transient: a fresh token on a new connection may succeed.
+    #[error("oauth token refused ({error}): {reply}")]
+    OAuthRefused {
+        /// The server's final reply.
+        reply: Reply,
+        /// What the server's error challenge said.
+        error: alloc::boxed::Box<OAuthError>,
+    },
     /// The application cancelled a message whose data was already going out with DATA: only
     /// dropping the connection keeps a truncated message from being delivered (RFC 5321 §4.1.1.4).
     #[error("message cancelled during its data")]
@@ -197,6 +208,7 @@ impl Error {
             Self::Rejected { reply, .. }
             | Self::StartTlsRefused(reply)
             | Self::AuthFailed(reply) => reply.is_transient(),
+            Self::OAuthRefused { reply, error } => reply.is_transient() || error.is_token_expired(),
             _ => false,
         }
     }
@@ -208,6 +220,7 @@ impl Error {
             | Self::Rejected { reply, .. }
             | Self::StartTlsRefused(reply)
             | Self::AuthFailed(reply)
+            | Self::OAuthRefused { reply, .. }
             | Self::Protocol(ProtocolError::UnexpectedReply(reply))
             | Self::Protocol(ProtocolError::UnexpectedCode { reply, .. }) => Some(reply),
             _ => None,

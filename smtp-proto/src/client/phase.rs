@@ -326,13 +326,26 @@ impl Client {
             return self.polite_fail(reason.into());
         }
         if reply.is_positive_completion() {
-            self.sasl = None;
+            let proved = self.sasl.take().is_none_or(|sasl| sasl.may_succeed());
+            if !proved {
+                // A `235` from a SCRAM server that never proved it knows the password.
+                return self.polite_fail(ProtocolError::ScramServerSignature.into());
+            }
             return self.ready();
         }
         if reply.code() != ReplyCode::AUTH_CHALLENGE {
             // 535, 534, 454, 538, 530: a final answer; no `*` follows it (E8, E15).
-            self.sasl = None;
-            return self.polite_fail(Error::AuthFailed(reply));
+            let oauth = self
+                .sasl
+                .take()
+                .and_then(|mut sasl| sasl.take_oauth_error());
+            return self.polite_fail(match oauth {
+                Some(error) => Error::OAuthRefused {
+                    reply,
+                    error: alloc::boxed::Box::new(error),
+                },
+                None => Error::AuthFailed(reply),
+            });
         }
         let step = match (base64::decode(reply.first_text()), self.sasl.as_mut()) {
             (Some(challenge), Some(sasl)) => sasl.respond(&challenge),

@@ -46,6 +46,8 @@ enum State {
     Final {
         server_signature: Vec<u8>,
     },
+    /// The server proved it knows the password.
+    Verified,
     Done,
 }
 
@@ -114,10 +116,17 @@ impl Scram {
                 if proof != server_signature {
                     return Err(ProtocolError::ScramServerSignature);
                 }
+                self.state = State::Verified;
                 Ok(Vec::new())
             }
-            State::Done => Err(ProtocolError::TooManyChallenges),
+            State::Verified | State::Done => Err(ProtocolError::TooManyChallenges),
         }
+    }
+
+    /// Whether the server's signature was verified: a success reply before that is not
+    /// trusted (RFC 5802 §9; SMTP carries the server-final-message in a `334`, RFC 4954 §4).
+    pub(crate) fn is_verified(&self) -> bool {
+        matches!(self.state, State::Verified)
     }
 
     fn client_final(&mut self, bare: &str, server_first: &[u8]) -> Result<Vec<u8>, ProtocolError> {

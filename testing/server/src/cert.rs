@@ -1,18 +1,35 @@
-//! The test server's certificates: a CA and a server certificate it signed, made at start.
+//! The test server's certificates: a CA, a server certificate it signed, and on request a
+//! client certificate it signed too, all made at start.
 
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, SanType,
 };
+use rustls::RootCertStore;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
 use tokio_rustls::TlsAcceptor;
 
-/// A TLS acceptor whose certificate, for `name` and 127.0.0.1, is signed by a CA made here too;
-/// returns it with the CA's PEM.
-pub(super) fn tls_acceptor(
-    name: &str,
-) -> Result<(TlsAcceptor, String), Box<dyn std::error::Error + Send + Sync>> {
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The common name of the client certificate, the user AUTH EXTERNAL authenticates.
+pub(super) const CLIENT_NAME: &str = "client.example";
+
+/// What [`tls_acceptor`] makes.
+pub(super) struct Certificates {
+    pub(super) acceptor: TlsAcceptor,
+    pub(super) ca_pem: String,
+    /// The client certificate and its PKCS #8 key, as PEM, when client certificates are
+    /// required.
+    pub(super) client: Option<(String, String)>,
+}
+
+/// A TLS acceptor whose certificate, for `name` and 127.0.0.1, is signed by a CA made here too.
+/// With `require_client`, the handshake also requires a client certificate signed by that CA,
+/// and one is made for the tests.
+pub(super) fn tls_acceptor(name: &str, require_client: bool) -> Result<Certificates, BoxError> {
     // Distinct names: OpenSSL takes a certificate whose subject equals its issuer for
     // self-signed.
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
@@ -35,9 +52,35 @@ pub(super) fn tls_acceptor(
     let chain = vec![CertificateDer::from(cert.der().to_vec())];
     let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, private)?;
-    Ok((TlsAcceptor::from(Arc::new(config)), ca_cert.pem()))
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let (builder, client) = if require_client {
+        let mut roots = RootCertStore::empty();
+        roots.add(CertificateDer::from(ca_cert.der().to_vec()))?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build()?;
+        let client = client_certificate(&issuer)?;
+        (builder.with_client_cert_verifier(verifier), Some(client))
+    } else {
+        (builder.with_no_client_auth(), None)
+    };
+    let config = builder.with_single_cert(chain, private)?;
+    Ok(Certificates {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        ca_pem: ca_cert.pem(),
+        client,
+    })
+}
+
+/// A client certificate for [`CLIENT_NAME`], signed by `issuer`, with its key.
+fn client_certificate(issuer: &Issuer<'_, KeyPair>) -> Result<(String, String), BoxError> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, CLIENT_NAME);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
 }

@@ -26,6 +26,8 @@ pub(super) struct Conn {
     io: Box<dyn Io>,
     buf: Vec<u8>,
     pub(super) tls: bool,
+    /// Whether the client presented a certificate the server verified.
+    pub(super) client_certificate: bool,
     sni: Option<String>,
     /// The fault armed for this connection, if it is one of those the fault hits.
     fault: Option<Fault>,
@@ -46,6 +48,7 @@ impl Conn {
         let plain = std::mem::replace(&mut self.io, Box::new(tokio::io::duplex(1).0));
         let stream = acceptor.accept(plain).await?;
         self.sni = stream.get_ref().1.server_name().map(String::from);
+        self.client_certificate = stream.get_ref().1.peer_certificates().is_some();
         self.io = Box::new(stream);
         self.tls = true;
         Ok(())
@@ -160,6 +163,7 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream, number: usize) {
         io: Box::new(tcp),
         buf: Vec::new(),
         tls: false,
+        client_certificate: false,
         sni: None,
         fault,
         messages: 0,

@@ -5,6 +5,7 @@ use std::io;
 
 use super::conn::{Conn, End};
 use super::fault::{FaultAction, FaultPoint};
+use super::sasl::auth;
 use super::{ServerOptions, Shared, store};
 
 /// The mail transaction in progress.
@@ -24,14 +25,6 @@ struct Session {
     /// The authenticated user.
     user: Option<String>,
     txn: Transaction,
-}
-
-/// A SASL response's octets (RFC 4954 §4), or `None` if it is not base64.
-fn decode(response: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(response)
-        .ok()
 }
 
 fn path(argument: &str) -> String {
@@ -97,7 +90,12 @@ pub(super) async fn run(shared: &Shared, conn: &mut Conn) -> io::Result<End> {
                     session.user = Some(user);
                 }
             }
-            "MAIL" if options.auth.is_some() && session.user.is_none() => {
+            "MAIL"
+                if (options.auth.is_some()
+                    || options.client_certificates
+                    || options.bearer_token.is_some())
+                    && session.user.is_none() =>
+            {
                 conn.reply("530 5.7.0 Authentication required").await?;
             }
             "MAIL"
@@ -191,8 +189,18 @@ fn ehlo(options: &ServerOptions, tls: bool) -> String {
     if !tls && options.starttls {
         lines.push("STARTTLS".into());
     }
-    if tls && options.auth.is_some() {
-        lines.push("AUTH PLAIN LOGIN".into());
+    let mut mechanisms = Vec::new();
+    if options.auth.is_some() {
+        mechanisms.extend(["PLAIN", "LOGIN"]);
+    }
+    if options.client_certificates {
+        mechanisms.push("EXTERNAL");
+    }
+    if options.bearer_token.is_some() {
+        mechanisms.extend(["XOAUTH2", "OAUTHBEARER"]);
+    }
+    if tls && !mechanisms.is_empty() {
+        lines.push(format!("AUTH {}", mechanisms.join(" ")));
     }
     let last = lines.len() - 1;
     let text: Vec<String> = lines
@@ -201,53 +209,6 @@ fn ehlo(options: &ServerOptions, tls: bool) -> String {
         .map(|(i, l)| format!("250{}{l}", if i == last { ' ' } else { '-' }))
         .collect();
     text.join("\r\n")
-}
-
-/// Runs AUTH to its final reply; returns the user if the credentials were right.
-async fn auth(
-    conn: &mut Conn,
-    options: &ServerOptions,
-    argument: &str,
-) -> io::Result<Option<String>> {
-    let (mechanism, initial) = argument.split_once(' ').unwrap_or((argument, ""));
-    let credentials = match mechanism.to_ascii_uppercase().as_str() {
-        "PLAIN" => {
-            let response = if initial.is_empty() {
-                conn.reply("334 ").await?;
-                conn.line().await?.unwrap_or_default()
-            } else {
-                initial.to_string()
-            };
-            decode(&response).and_then(|plain| {
-                let mut fields = plain.split(|&b| b == 0).skip(1);
-                Some((fields.next()?.to_vec(), fields.next()?.to_vec()))
-            })
-        }
-        "LOGIN" => {
-            conn.reply("334 VXNlcm5hbWU6").await?;
-            let name = conn.line().await?.unwrap_or_default();
-            conn.reply("334 UGFzc3dvcmQ6").await?;
-            let password = conn.line().await?.unwrap_or_default();
-            decode(&name).zip(decode(&password))
-        }
-        _ => {
-            conn.reply("504 5.5.4 Unrecognized authentication type")
-                .await?;
-            return Ok(None);
-        }
-    };
-    let expected = options
-        .auth
-        .as_ref()
-        .map(|(u, p)| (u.as_bytes().to_vec(), p.as_bytes().to_vec()));
-    if credentials.is_some() && credentials == expected {
-        conn.reply("235 2.7.0 Authentication successful").await?;
-        Ok(options.auth.as_ref().map(|(u, _)| u.clone()))
-    } else {
-        conn.reply("535 5.7.8 Authentication credentials invalid")
-            .await?;
-        Ok(None)
-    }
 }
 
 /// Ends the message at the end of its body: stores it and replies, or meets the armed fault

@@ -104,6 +104,7 @@ mod cert;
 mod conn;
 mod dialogue;
 mod fault;
+mod sasl;
 
 pub use fault::{Fault, FaultAction, FaultPoint};
 
@@ -139,6 +140,15 @@ pub struct ServerOptions {
     /// Amazon SES-like limits: how many messages a session may carry, how many connections
     /// may be open at once, how many messages a second are taken. None by default.
     pub limits: Limits,
+    /// Mutual TLS: require a client certificate signed by the server's CA, so that a handshake
+    /// without one fails, and offer AUTH EXTERNAL (RFC 4422 Appendix A), which authenticates
+    /// as the certificate's subject. [`TestServer::client_certificate_pem`] gives a certificate
+    /// that passes. Off by default.
+    pub client_certificates: bool,
+    /// Offer XOAUTH2 and OAUTHBEARER (over TLS) and accept this bearer token, for any user.
+    /// Another token gets the JSON error challenge of RFC 7628 §3.2.2 (status `401`), then
+    /// `535 5.7.8`: a token that expired. None by default.
+    pub bearer_token: Option<String>,
 }
 
 /// Limits the server enforces the way Amazon SES does.
@@ -193,6 +203,8 @@ impl Default for ServerOptions {
             certificate_name: "localhost".into(),
             fault: None,
             limits: Limits::default(),
+            client_certificates: false,
+            bearer_token: None,
         }
     }
 }
@@ -233,6 +245,7 @@ pub struct ConnectionRecord {
 pub struct TestServer {
     addr: SocketAddr,
     ca_pem: String,
+    client: Option<(String, String)>,
     received: Arc<Mutex<Vec<Received>>>,
     connections: Arc<Mutex<Vec<ConnectionRecord>>>,
     accepted: Arc<AtomicUsize>,
@@ -284,8 +297,12 @@ impl Shared {
 impl TestServer {
     /// Starts listening on an ephemeral port of 127.0.0.1.
     pub async fn start(options: ServerOptions) -> io::Result<Self> {
-        let (acceptor, ca_pem) =
-            cert::tls_acceptor(&options.certificate_name).map_err(io::Error::other)?;
+        let cert::Certificates {
+            acceptor,
+            ca_pem,
+            client,
+        } = cert::tls_acceptor(&options.certificate_name, options.client_certificates)
+            .map_err(io::Error::other)?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -310,6 +327,7 @@ impl TestServer {
         Ok(Self {
             addr,
             ca_pem,
+            client,
             received,
             connections,
             accepted,
@@ -325,6 +343,12 @@ impl TestServer {
     /// The PEM of the CA that signed its certificate: trust it to verify the server.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// With [`ServerOptions::client_certificates`], a client certificate the server accepts
+    /// and its private key (PKCS #8), both as PEM: `(certificate, key)`.
+    pub fn client_certificate_pem(&self) -> Option<(&str, &str)> {
+        self.client.as_ref().map(|(c, k)| (c.as_str(), k.as_str()))
     }
 
     /// The messages accepted so far.
