@@ -21,6 +21,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// returning `Result<Credentials, BoxError>` is a provider. The call blocks the connecting
 /// thread: bound its own waits (an HTTP client's timeout, say).
 pub trait ProvideCredentials: Send + Sync + 'static {
+    /// The server refused the credentials last given: drop a cached token, so that the next
+    /// call fetches a new one. Does nothing unless implemented.
+    fn refused(&self) {}
+
     /// The credentials to authenticate the next connection with.
     fn credentials(&self) -> Result<Credentials, BoxError>;
 }
@@ -76,4 +80,16 @@ pub(crate) fn refresh(options: &mut Options) -> Result<(), Error> {
         options.config.credentials = Some(credentials);
     }
     Ok(())
+}
+
+/// Tells the provider, if any, that the server refused its credentials.
+pub(crate) fn refused(provider: Option<&CredentialsProvider>, error: &Error) {
+    use smtp_sansio::Error as SessionError;
+    let refusal = matches!(
+        error,
+        Error::Smtp(SessionError::AuthFailed(_) | SessionError::OAuthRefused { .. })
+    );
+    if let (Some(provider), true) = (provider, refusal) {
+        provider.0.refused();
+    }
 }

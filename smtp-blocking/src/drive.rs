@@ -202,15 +202,7 @@ impl Session {
     /// A read, write or handshake failed: the connection is gone.
     fn lost(&mut self, error: &io::Error) {
         let now = self.clock.now();
-        let over_tls = matches!(self.stream, Some(Stream::Tls(_)));
-        let cause = match Disconnect::from_io(error) {
-            // native-tls reports TLS failures (alerts, bad records) as `Other`, where rustls
-            // says `InvalidData`; an error without an OS code on a TLS stream is one of those.
-            Disconnect::Io(reason) if over_tls && error.raw_os_error().is_none() => {
-                Disconnect::Tls(reason)
-            }
-            cause => cause,
-        };
+        let cause = Disconnect::from_io(error);
         self.client.handle_connection_lost(now, cause);
     }
 

@@ -20,7 +20,7 @@
 //! use smtp_blocking::{Endpoint, Options, connect};
 //! use smtp_blocking::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox};
 //!
-//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # fn run() -> Result<(), smtp_blocking::Error> {
 //! // Amazon SES in us-east-1 on port 465: implicit TLS, picked from the port.
 //! let endpoint = Endpoint::ses("us-east-1", 465)?;
 //! let mut options = Options::new(endpoint, ClientId::parse("client.example")?);
@@ -47,7 +47,7 @@ pub use credentials::{BoxError, CredentialsProvider, ProvideCredentials};
 pub use mailer::Mailer;
 pub use session::{Session, connect, connect_over};
 pub use smtp_sansio;
-pub use smtp_sansio::driver::Error;
+pub use smtp_sansio::driver::{ClientCertificate, Error};
 pub use smtp_sansio::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use stream::Connection;
 pub use tls::TlsOptions;

@@ -252,7 +252,11 @@ impl Driver {
         if self.tcp.set_read_timeout(Some(DRAIN_WAIT)).is_err() {
             return;
         }
-        while let Ok(n @ 1..) = self.tcp.read(&mut self.buf) {
+        // Bounded: a server that keeps talking must not hold the driver here.
+        for _ in 0..64 {
+            let Ok(n @ 1..) = self.tcp.read(&mut self.buf) else {
+                return;
+            };
             self.client.handle_input(self.clock.now(), &self.buf[..n]);
             if self.client.error().is_some() {
                 return;

@@ -28,6 +28,7 @@ use crate::wire::reply::Reply;
 /// Everything needed to open a session: where, how to encrypt, the client's configuration, the
 /// driver's TLS settings `T`, and optionally the driver's source `P` of fresh credentials.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Options<T, P = ()> {
     /// Where to connect and how to encrypt. Its TLS mode overrides `config.tls`.
     pub endpoint: Endpoint,
@@ -133,6 +134,15 @@ impl From<SubmitError> for Error {
             SubmitError::Usage(e) => Self::Usage(e),
             SubmitError::Failed(e) => Self::Smtp(e),
         }
+    }
+}
+
+/// A value that cannot be put on the wire is a usage error, so `?` on
+/// [`Mailbox::parse`](crate::Mailbox::parse) works in a function returning the adapter's
+/// `Error`.
+impl From<crate::InvalidInput> for Error {
+    fn from(error: crate::InvalidInput) -> Self {
+        Self::Usage(UsageError::InvalidInput(error))
     }
 }
 
@@ -418,5 +428,21 @@ mod tests {
         );
         assert!(no_greeting.is_timeout() && !plaintext.is_timeout());
         assert!(!no_greeting.is_transient() && !plaintext.is_transient());
+    }
+
+    /// RFC 5321 §4.1.2: a mailbox with a line break is refused before anything is sent, and
+    /// `?` turns the refusal into the driver's error.
+    #[test]
+    fn rfc5321_4_1_2_question_mark_on_a_bad_mailbox_gives_a_usage_error() {
+        fn recipient(text: &str) -> Result<crate::Mailbox, Error> {
+            Ok(crate::Mailbox::parse(text)?)
+        }
+        let error = recipient("a@b\r\nRCPT TO:<c@d>").expect_err("a line break is refused");
+        assert!(
+            matches!(error, Error::Usage(UsageError::InvalidInput(_))),
+            "{error:?}"
+        );
+        assert!(!error.is_transient());
+        assert!(recipient("a@example.com").is_ok());
     }
 }

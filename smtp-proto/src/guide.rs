@@ -284,8 +284,17 @@
 //!   handshake: `handle_connection_lost(now, Disconnect::TlsHandshake(reason))`, which ends
 //!   the session with [`Error::TlsHandshake`]; the connection failing under it:
 //!   `Disconnect::from_io`; the deadline passing: `handle_timeout`.
-//! - Afterwards every read and write goes through TLS; `from_io` reports TLS errors
-//!   (`InvalidData`) as [`Disconnect::Tls`]. Close with a close_notify.
+//! - Afterwards every read and write goes through TLS; `from_io` reports TLS errors that a
+//!   library marks `InvalidData` (rustls does) as [`Disconnect::Tls`], an alert refusing a
+//!   certificate (TLS 1.3 refuses the client's after the handshake) as
+//!   [`Disconnect::TlsHandshake`], and anything else as [`Disconnect::Io`]. Close with a
+//!   close_notify.
+//! - **SCRAM needs two things from the driver.** A fresh nonce for every connection in
+//!   `Config::sasl_nonce` (18 or more random octets from the platform, through
+//!   [`driver::sasl_nonce`]): the client has no randomness and skips SCRAM without one. And, for
+//!   the `-PLUS` mechanisms, the channel binding in [`TlsInfo::with_channel_binding`]:
+//!   `tls-exporter` (RFC 9266) on TLS 1.3, or `tls-server-end-point` (RFC 5929). Without it the
+//!   client uses SCRAM unbound.
 //!
 //! # Results
 //!
@@ -313,16 +322,17 @@
 //!   settles with an honest verdict and `next_action` returns the error from then on.
 //!
 //! [`driver::next_io`], which both adapters use, reduces actions to [`driver::Io`]: events go
-//! to a callback; `Idle` becomes `Io::Stop { idle: true }`; `Close`, an error and any unknown
-//! action become `Io::Stop { idle: false }`, so it never spins. After that stop, if neither
-//! [`Client::error`] nor [`Client::is_closed`] holds, the action was unknown: end the session
-//! as above so that every message settles.
+//! to a callback; `Idle` becomes `Io::Stop { idle: true }`; `Close` and an error become
+//! `Io::Stop { idle: false }`. It lives in this crate and matches every action by name, so a
+//! new action is carried out there in the same release that adds it.
 //!
 //! [`Transmission::into_bytes`]: crate::Transmission::into_bytes
 //! [`driver::Clock`]: crate::driver::Clock
 //! [`Clock::remaining`]: crate::driver::Clock::remaining
 //! [`driver::next_io`]: crate::driver::next_io
 //! [`driver::Io`]: crate::driver::Io
+//! [`driver::sasl_nonce`]: crate::driver::sasl_nonce
+//! [`TlsInfo::with_channel_binding`]: crate::TlsInfo::with_channel_binding
 //! [`Disconnect::from_io`]: crate::Disconnect::from_io
 
 // The items the links above name, in scope for rustdoc only.

@@ -310,45 +310,6 @@ fn every_lost_connection_goes_through_one_entry() {
     );
 }
 
-/// TLS 1.3 lets a server refuse the client's certificate after the client's handshake is done
-/// (RFC 8446 §4.4.2.4): a TLS failure before the first reply over TLS is the handshake's,
-/// permanent; one later is a lost connection, transient.
-#[test]
-fn rfc8446_4_4_2_4_a_tls_alert_before_the_first_reply_is_the_handshakes() {
-    let alert = || Disconnect::Tls("received fatal alert: CertificateRequired".into());
-    let mut client = Client::new(Instant::ZERO, config(TlsMode::Implicit));
-    let id = client
-        .send(envelope(&["b"]), "x\r\n".into())
-        .expect("queued");
-    let _ = client.next_action(Instant::ZERO);
-    client
-        .handle_tls_established(Instant::ZERO, TlsInfo::new(true))
-        .expect("handshake");
-    client.handle_connection_lost(Instant::ZERO, alert());
-    let error = client.error().cloned().expect("failed");
-    assert!(matches!(error, Error::TlsHandshake(ref why) if why.contains("CertificateRequired")));
-    assert!(!error.is_transient());
-    assert_eq!(
-        client.take_report(id).map(|r| r.verdict),
-        Some(Verdict::NotAttempted)
-    );
-
-    // Once the server has spoken over TLS, the same alert is a lost connection.
-    let mut client = Client::new(Instant::ZERO, config(TlsMode::Implicit));
-    let _ = client.next_action(Instant::ZERO);
-    client
-        .handle_tls_established(Instant::ZERO, TlsInfo::new(true))
-        .expect("handshake");
-    client.handle_input(Instant::ZERO, b"220 mx\r\n");
-    let _ = client.next_action(Instant::ZERO);
-    client.handle_input(Instant::ZERO, b"250 mx\r\n");
-    while let Ok(Action::Event(_)) = client.next_action(Instant::ZERO) {}
-    client.handle_connection_lost(Instant::ZERO, alert());
-    let error = client.error().cloned().expect("failed");
-    assert!(matches!(error, Error::ConnectionLost { .. }), "{error:?}");
-    assert!(error.is_transient());
-}
-
 #[test]
 fn rfc5321_4_5_3_2_5_a_data_block_not_written_in_time_fails_the_session() {
     let mut driver = Driver::new(b"250 mx\r\n");

@@ -73,6 +73,12 @@ fn without_a_nonce_scram_is_passed_over_and_preference_can_put_plain_first() {
     let mut steps = established(TlsMode::Implicit, SCRAM_EHLO);
     steps.extend([Client(b"AUTH PLAIN AHVzZXIAcGVuY2ls\r\n")]);
     play(&no_nonce, |_| {}, &steps);
+    // RFC 5802 §5.1: a nonce too short or with a `,` is no nonce.
+    for bad in ["short", "rOprNGfwEbeRWgbNEkqO,x"] {
+        let mut bad_nonce = scram_config();
+        bad_nonce.sasl_nonce = Some(bad.into());
+        play(&bad_nonce, |_| {}, &steps);
+    }
     let plain_first = with_preference(scram_config(), &[Mechanism::Plain, Mechanism::ScramSha256]);
     play(&plain_first, |_| {}, &steps);
 }

@@ -27,6 +27,10 @@ pub type CredentialsFuture<'a> =
 /// ([`Error::is_transient`]) is followed by a new connection with a fresh one. Any async
 /// closure returning `Result<Credentials, BoxError>` is a provider.
 pub trait ProvideCredentials: Send + Sync + 'static {
+    /// The server refused the credentials last given: drop a cached token, so that the next
+    /// call fetches a new one. Does nothing unless implemented.
+    fn refused(&self) {}
+
     /// The credentials to authenticate the next connection with.
     fn credentials(&self) -> CredentialsFuture<'_>;
 }
@@ -88,4 +92,16 @@ pub(crate) async fn refresh(options: &mut Options) -> Result<(), Error> {
         .map_err(Error::Credentials)?;
     options.config.credentials = Some(credentials);
     Ok(())
+}
+
+/// Tells the provider, if any, that the server refused its credentials.
+pub(crate) fn refused(provider: Option<&CredentialsProvider>, error: &Error) {
+    use smtp_sansio::Error as SessionError;
+    let refusal = matches!(
+        error,
+        Error::Smtp(SessionError::AuthFailed(_) | SessionError::OAuthRefused { .. })
+    );
+    if let (Some(provider), true) = (provider, refusal) {
+        provider.0.refused();
+    }
 }

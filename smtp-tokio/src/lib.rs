@@ -17,7 +17,7 @@
 //! use smtp_tokio::{Endpoint, Options, connect};
 //! use smtp_tokio::smtp_sansio::{ClientId, Credentials, Envelope, Mailbox};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run() -> Result<(), smtp_tokio::Error> {
 //! // Amazon SES in us-east-1 on port 587: STARTTLS, picked from the port.
 //! let endpoint = Endpoint::ses("us-east-1", 587)?;
 //! let mut options = Options::new(endpoint, ClientId::parse("client.example")?);
@@ -44,7 +44,7 @@ pub use credentials::{BoxError, CredentialsFuture, CredentialsProvider, ProvideC
 pub use mailer::Mailer;
 pub use session::{Session, connect, connect_over};
 pub use smtp_sansio;
-pub use smtp_sansio::driver::Error;
+pub use smtp_sansio::driver::{ClientCertificate, Error};
 pub use smtp_sansio::{Endpoint, EndpointError, SES_PORTS, ses_host};
 pub use tls::TlsOptions;
 

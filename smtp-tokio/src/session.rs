@@ -12,7 +12,7 @@ use tokio::net::{TcpStream, lookup_host};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 
-use crate::credentials::refresh;
+use crate::credentials::{refresh, refused};
 use crate::drive::READ_SIZE;
 use crate::stream::{Connection, Stream};
 use crate::{Error, Options};
@@ -140,17 +140,18 @@ async fn start(
     let Options {
         endpoint,
         mut config,
+        credentials_provider,
         ..
     } = options;
     config.tls = endpoint.tls;
     // STARTTLS on a port that expects implicit TLS never gets a greeting: say so within seconds.
     config.timeouts.greeting = endpoint.greeting_wait(config.timeouts.greeting);
     config.transcript = tracing::enabled!(target: "smtp", tracing::Level::DEBUG);
-    // A fresh nonce for SCRAM, from the platform: the core has no randomness (RFC 5802 §5.1).
+    // A fresh SCRAM nonce for every connection, from the platform: the core has no randomness
+    // (RFC 5802 §5.1), and options cloned for a pool must not repeat one.
     let mut random = [0u8; 18];
-    if config.sasl_nonce.is_none() && getrandom::getrandom(&mut random).is_ok() {
-        config.sasl_nonce = Some(driver::sasl_nonce(&random));
-    }
+    let drawn = getrandom::getrandom(&mut random).is_ok();
+    config.sasl_nonce = drawn.then(|| driver::sasl_nonce(&random));
     let mut session = Session {
         client: Client::new(smtp_sansio::Instant::ZERO, config),
         stream: Some(Stream::Plain(stream)),
@@ -166,11 +167,9 @@ async fn start(
         let port = session.endpoint.port;
         return Err(Error::PlaintextGreeting { port });
     }
-    driver::check(
-        &session.client,
-        &session.endpoint,
-        session.client.is_ready(),
-    )?;
+    let ready = session.client.is_ready();
+    driver::check(&session.client, &session.endpoint, ready)
+        .inspect_err(|e| refused(credentials_provider.as_ref(), e))?;
     Ok(session)
 }
 

@@ -102,11 +102,14 @@ impl FirstOctets {
     const LEN: usize = 4;
 
     /// Keeps the start of `read` while fewer than [`Self::LEN`] octets are kept.
-    fn record(&self, read: &[u8]) {
-        if let Ok(mut kept) = self.0.lock() {
-            let room = Self::LEN.saturating_sub(kept.len());
-            kept.extend_from_slice(&read[..read.len().min(room)]);
-        }
+    /// Returns whether all are kept, after which the recorder stops asking.
+    fn record(&self, read: &[u8]) -> bool {
+        let Ok(mut kept) = self.0.lock() else {
+            return true;
+        };
+        let room = Self::LEN.saturating_sub(kept.len());
+        kept.extend_from_slice(&read[..read.len().min(room)]);
+        kept.len() >= Self::LEN
     }
 
     /// The octets kept so far.
@@ -120,11 +123,17 @@ impl FirstOctets {
 pub(crate) struct Recorder {
     inner: Box<dyn Connection>,
     first: FirstOctets,
+    /// Whether [`FirstOctets`] is full: reads then pass straight through.
+    full: bool,
 }
 
 impl Recorder {
     pub(crate) fn new(inner: Box<dyn Connection>, first: FirstOctets) -> Self {
-        Self { inner, first }
+        Self {
+            inner,
+            first,
+            full: false,
+        }
     }
 }
 
@@ -136,8 +145,8 @@ impl AsyncRead for Recorder {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let read = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = read {
-            self.first.record(&buf.filled()[before..]);
+        if let (Poll::Ready(Ok(())), false) = (&read, self.full) {
+            self.full = self.first.record(&buf.filled()[before..]);
         }
         read
     }

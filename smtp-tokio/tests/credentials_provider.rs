@@ -113,3 +113,44 @@ async fn the_refusal_says_what_the_server_said_and_a_failing_provider_opens_noth
     );
     assert_eq!(server.accepted_connections(), before, "nothing opened");
 }
+
+/// A provider that caches its token hears when the server refused it, so that the next
+/// connection does not get the same dead token.
+#[tokio::test]
+async fn a_refused_token_is_reported_to_the_provider() {
+    struct Cache {
+        refused: AtomicUsize,
+    }
+    impl smtp_tokio::ProvideCredentials for Cache {
+        fn refused(&self) {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+        }
+        fn credentials(&self) -> smtp_tokio::CredentialsFuture<'_> {
+            let token = match self.refused.load(Ordering::SeqCst) {
+                0 => "ya29.cached-but-revoked",
+                _ => FRESH,
+            };
+            Box::pin(async move { Ok(Credentials::oauth2("me@example.com", token)?) })
+        }
+    }
+    let server = server().await;
+    let (mut options, _) = options(&server, &[FRESH]);
+    let cache = Arc::new(Cache {
+        refused: AtomicUsize::new(0),
+    });
+    options.credentials_provider = Some(CredentialsProvider::new(ArcCache(cache.clone())));
+    connect(options.clone()).await.expect_err("revoked");
+    assert_eq!(cache.refused.load(Ordering::SeqCst), 1);
+    let session = connect(options).await.expect("a new token");
+    session.quit().await.expect("quit");
+
+    struct ArcCache(Arc<Cache>);
+    impl smtp_tokio::ProvideCredentials for ArcCache {
+        fn refused(&self) {
+            self.0.refused();
+        }
+        fn credentials(&self) -> smtp_tokio::CredentialsFuture<'_> {
+            self.0.credentials()
+        }
+    }
+}

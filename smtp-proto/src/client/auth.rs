@@ -245,6 +245,12 @@ fn bytes_of(text: &str) -> Bytes {
     Bytes::copy_from_slice(text.as_bytes())
 }
 
+/// Whether a SCRAM nonce is usable: at least 18 printable characters without `,`
+/// (RFC 5802 §5.1, §7).
+pub(crate) fn nonce_ok(nonce: &str) -> bool {
+    nonce.len() >= 18 && nonce.bytes().all(|b| b.is_ascii_graphic() && b != b',')
+}
+
 /// The first mechanism in `preference` that the server advertised, the credentials suit and
 /// the session can run (`usable`: SCRAM needs a nonce, `-PLUS` channel binding data).
 pub(crate) fn choose(

@@ -56,9 +56,9 @@ impl TlsMode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Credentials {
-    /// A user name and password, for PLAIN (RFC 4616) and LOGIN.
+    /// A user name and password, for SCRAM (RFC 5802, RFC 7677), PLAIN (RFC 4616) and LOGIN.
     Password {
-        /// The identity to act as, if different from the user (PLAIN only).
+        /// The identity to act as, if different from the user (PLAIN and SCRAM).
         authzid: Option<String>,
         /// The user name.
         username: String,
@@ -92,7 +92,8 @@ impl Credentials {
         })
     }
 
-    /// A user name and password, acting as `authzid` (PLAIN's authorization identity).
+    /// A user name and password, acting as `authzid` (the authorization identity of PLAIN and
+    /// SCRAM; LOGIN has none).
     pub fn password_as(
         authzid: &str,
         username: &str,
@@ -199,7 +200,7 @@ pub struct Config {
     pub credentials: Option<Credentials>,
     /// A fresh random nonce for SCRAM (RFC 5802 §5.1): printable ASCII without `,`, at least 18
     /// characters, new for every session. The core has no randomness of its own; the adapters
-    /// set it for each connection. Without it SCRAM is not used.
+    /// draw one for each connection, replacing this. Without a valid one SCRAM is not used.
     pub sasl_nonce: Option<String>,
     /// Mechanism choice and the channel rules for credentials.
     pub auth: AuthPolicy,

@@ -254,12 +254,18 @@ pub enum Disconnect {
 #[cfg(feature = "std")]
 impl Disconnect {
     /// Classifies a failed read, write or handshake: end of stream, reset, a TLS failure
-    /// (`InvalidData`, which rustls and native-tls use for bad records and alerts), or another
-    /// IO failure. A timeout is not a disconnect: call
+    /// (`InvalidData`, which rustls uses for bad records and alerts), or another IO failure.
+    /// A TLS alert refusing a certificate is the handshake's failure even when it comes after
+    /// the handshake: TLS 1.3 sends the refusal of the client's certificate then
+    /// (RFC 8446 §4.4.2.4). A timeout is not a disconnect: call
     /// [`handle_timeout`](crate::Client::handle_timeout) for those.
     pub fn from_io(error: &std::io::Error) -> Self {
         use alloc::string::ToString;
         use std::io::ErrorKind;
+        let text = error.to_string();
+        if refuses_certificate(&text) {
+            return Self::TlsHandshake(text);
+        }
         match error.kind() {
             ErrorKind::UnexpectedEof => Self::Closed,
             ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
@@ -269,6 +275,22 @@ impl Disconnect {
             _ => Self::Io(error.to_string()),
         }
     }
+}
+
+/// Whether a TLS error's text is an alert refusing a certificate (`certificate_required`,
+/// `bad_certificate`, `unknown_ca`, `access_denied` and their kin), as rustls
+/// (`received fatal alert: CertificateRequired`) and OpenSSL
+/// (`tlsv13 alert certificate required`) word them. Such a refusal will not pass by itself.
+#[cfg(feature = "std")]
+pub(crate) fn refuses_certificate(text: &str) -> bool {
+    let text = text.to_ascii_lowercase().replace([' ', '_'], "");
+    let Some(at) = text.find("alert") else {
+        return false;
+    };
+    let alert = &text[at..];
+    ["certificate", "unknownca", "accessdenied"]
+        .iter()
+        .any(|kind| alert.contains(kind))
 }
 
 /// Why work could not be queued: a mistake in the request, or a session that has already
@@ -331,4 +353,44 @@ pub enum UsageError {
     /// client did not ask for.
     #[error("{0} not expected now")]
     UnexpectedDriverEvent(&'static str),
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use std::io::{Error as IoError, ErrorKind};
+
+    /// TLS 1.3 refuses the client's certificate after the client's handshake
+    /// (RFC 8446 §4.4.2.4): that alert is the handshake's failure; other TLS failures and a
+    /// close without close_notify are a lost connection.
+    #[test]
+    fn rfc8446_4_4_2_4_a_refused_certificate_is_the_handshakes_failure() {
+        let refusals = [
+            IoError::new(
+                ErrorKind::InvalidData,
+                "received fatal alert: CertificateRequired",
+            ),
+            IoError::new(ErrorKind::InvalidData, "received fatal alert: UnknownCA"),
+            IoError::other(
+                "error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required",
+            ),
+            IoError::other("ssl3_read_bytes:sslv3 alert bad certificate"),
+            IoError::other("ssl3_read_bytes:tlsv1 alert access denied"),
+        ];
+        for error in &refusals {
+            assert!(
+                matches!(Disconnect::from_io(error), Disconnect::TlsHandshake(_)),
+                "{error}"
+            );
+        }
+        let internal = IoError::new(
+            ErrorKind::InvalidData,
+            "received fatal alert: InternalError",
+        );
+        assert!(matches!(Disconnect::from_io(&internal), Disconnect::Tls(_)));
+        let eof = IoError::other("ssl3_read_bytes:unexpected eof while reading");
+        assert!(matches!(Disconnect::from_io(&eof), Disconnect::Io(_)));
+        let reset = IoError::from(ErrorKind::ConnectionReset);
+        assert_eq!(Disconnect::from_io(&reset), Disconnect::Reset);
+    }
 }

@@ -83,7 +83,9 @@ pub struct ChannelBinding {
 
 impl ChannelBinding {
     /// `tls-exporter` (RFC 9266): 32 octets of keying material exported with the label
-    /// `EXPORTER-Channel-Binding` and no context. For TLS 1.3.
+    /// `EXPORTER-Channel-Binding` and no context. For TLS 1.3 (for TLS 1.2 only with the
+    /// extended master secret, RFC 9266 §3). SASL cannot negotiate the binding type: a server
+    /// that supports only another refuses the `-PLUS` exchange.
     pub fn tls_exporter(data: alloc::vec::Vec<u8>) -> Self {
         Self {
             kind: ChannelBindingKind::TlsExporter,
@@ -92,7 +94,8 @@ impl ChannelBinding {
     }
 
     /// `tls-server-end-point` (RFC 5929 §4): the hash of the server's certificate, with the
-    /// hash its signature uses (SHA-256 for MD5 and SHA-1). For TLS 1.2.
+    /// hash its signature uses (SHA-256 for MD5 and SHA-1). Works with every TLS version; a
+    /// TLS library without an exporter can still bind this way.
     pub fn tls_server_end_point(data: alloc::vec::Vec<u8>) -> Self {
         Self {
             kind: ChannelBindingKind::TlsServerEndPoint,

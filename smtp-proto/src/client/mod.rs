@@ -339,8 +339,7 @@ impl Client {
     /// every such IO outcome, whatever the action was; a driver then closes the socket.
     ///
     /// After QUIT this is the clean end. Otherwise the session fails with
-    /// [`Error::ConnectionLost`] (or [`Error::TlsHandshake`], also for a TLS failure before the
-    /// first reply over TLS: a refused client certificate) and every message it held is
+    /// [`Error::ConnectionLost`] (or [`Error::TlsHandshake`]) and every message it held is
     /// settled: unknown if its end of data went out unanswered, deferred if it was under way
     /// (the server answered one of its commands, or one waited for a reply), not attempted
     /// otherwise (RFC 5321 §3.8).
@@ -356,14 +355,6 @@ impl Client {
         };
         match cause {
             Disconnect::TlsHandshake(reason) => self.fail(Error::TlsHandshake(reason)),
-            // TLS 1.3 lets the server refuse the client's certificate after the client has
-            // finished its handshake (RFC 8446 §4.4.2.4): the alert comes with the first read.
-            // A TLS failure before the first reply over TLS is the handshake's.
-            Disconnect::Tls(reason)
-                if self.tls.is_some() && matches!(stage, Stage::Greeting | Stage::Ehlo) =>
-            {
-                self.fail(Error::TlsHandshake(reason))
-            }
             // RFC 5321 §4.1.1.10: the server closes after its reply to QUIT, or instead of it.
             _ if stage == Stage::Quit => self.closed(),
             cause => self.fail(Error::ConnectionLost { stage, cause }),

@@ -1,6 +1,6 @@
 //! Every state transition driven by a reply or a driver event, in one file (DESIGN.md §4.14).
 
-use super::auth::{SaslStep, choose};
+use super::auth::{SaslStep, choose, nonce_ok};
 use super::config::TlsMode;
 use super::error::{Error, ProtocolError, Stage};
 use super::event::{Event, TlsInfo, TranscriptLine};
@@ -300,7 +300,7 @@ impl Client {
         let binding = self.tls.as_ref().and_then(|t| t.channel_binding.clone());
         let nonce = self.config.sasl_nonce.clone();
         let usable = |m: Mechanism| {
-            (!m.is_scram() || (cfg!(feature = "crypto") && nonce.is_some()))
+            (!m.is_scram() || (cfg!(feature = "crypto") && nonce.as_deref().is_some_and(nonce_ok)))
                 && (!m.binds_channel() || binding.is_some())
         };
         let Some(mechanism) = choose(&policy.preference, offered, &credentials, usable) else {

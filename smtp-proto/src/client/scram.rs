@@ -13,9 +13,13 @@ use super::error::ProtocolError;
 use crate::types::secret::Secret;
 use crate::wire::base64;
 
-/// The most PBKDF2 iterations a server may ask for: beyond, a hostile server could make the
-/// client compute for minutes (RFC 7677 §4 recommends at least 4096).
-const MAX_ITERATIONS: u32 = 1 << 20;
+/// The most PBKDF2 iterations a server may ask for (RFC 7677 §4 recommends at least 4096;
+/// servers use 4096 to 15000). The computation runs inside `handle_input`: beyond this a
+/// hostile server could hold the driver's thread for seconds.
+const MAX_ITERATIONS: u32 = 1 << 17;
+
+/// The most characters of a server's SCRAM error (`e=`) kept.
+const MAX_ERROR: usize = 64;
 
 /// The hash a SCRAM mechanism uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,10 +110,16 @@ impl Scram {
             State::Final { server_signature } => {
                 let text = core::str::from_utf8(challenge).map_err(|_| scram("not text"))?;
                 if let Some(error) = text.strip_prefix("e=") {
-                    return Err(ProtocolError::ScramRefused(error.into()));
+                    // Server text: printable, short, before it reaches a log.
+                    let error = error.split(',').next().unwrap_or_default();
+                    let error = error.chars().take(MAX_ERROR);
+                    let error = error.map(|c| if c.is_ascii_graphic() { c } else { '?' });
+                    return Err(ProtocolError::ScramRefused(error.collect()));
                 }
+                // RFC 5802 §7: `v=` may be followed by extensions.
                 let proof = text
                     .strip_prefix("v=")
+                    .and_then(|rest| rest.split(',').next())
                     .ok_or(scram("no server signature"))?;
                 let proof = base64::decode(proof.as_bytes()).ok_or(scram("bad base64"))?;
                 // RFC 5802 §9: a server that cannot prove it knows the password is not trusted.
@@ -250,10 +260,33 @@ mod tests {
             String::from_utf8(client_final).expect("text"),
             "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
         );
+        // RFC 5802 §7: extensions may follow the signature.
         assert_eq!(
-            scram.respond(b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ="),
+            scram.respond(b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=,x=ext"),
             Ok(Vec::new())
         );
+        assert!(scram.is_verified());
+    }
+
+    /// A server's `e=` reaches logs: printable, at most 64 characters, extensions cut.
+    #[test]
+    fn a_server_error_is_kept_printable_and_short() {
+        let password = Secret::new(String::from("pencil"));
+        let nonce = "fyko+d2lbbFgONRv9qkxdawL";
+        let (mut scram, _) = Scram::start(Hash::Sha1, None, "user", password, nonce, Binding::None);
+        let server_first =
+            b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096";
+        scram.respond(server_first).expect("client-final");
+        let mut hostile = b"e=invalid-proof\x1b[2J".to_vec();
+        hostile.extend([b'x'; 200]);
+        let Err(ProtocolError::ScramRefused(text)) = scram.respond(&hostile) else {
+            panic!("refused");
+        };
+        assert!(
+            text.starts_with("invalid-proof?[2J") && text.len() == MAX_ERROR,
+            "{text}"
+        );
+        assert!(!scram.is_verified());
     }
 
     #[test]
