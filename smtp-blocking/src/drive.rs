@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::Buf;
 use native_tls::HandshakeError;
-use smtp_sansio::driver::{Io, log_line, looks_like_smtp_reply, next_io};
-use smtp_sansio::{ChannelBinding, Client, Disconnect, Event, TlsInfo, TlsMode, Transmission};
+use smtp_sansio::driver::{Io, looks_like_smtp_reply, next_io};
+use smtp_sansio::{ChannelBinding, Client, Disconnect, TlsInfo, TlsMode, Transmission};
 
 use crate::session::Session;
 use crate::stream::{Connection, FirstOctets, Recorder, Stream};
@@ -28,7 +28,8 @@ impl Session {
     pub(crate) fn drive(&mut self, done: impl Fn(&Client) -> bool) -> bool {
         let mut idle = false;
         while !done(&self.client) {
-            match next_io(&mut self.client, self.clock.now(), log) {
+            let spans = &mut self.spans;
+            match next_io(&mut self.client, self.clock.now(), |e| spans.log(e)) {
                 Io::Transmit { data, deadline } => self.transmit(data, deadline),
                 Io::Receive { deadline } => self.receive(deadline),
                 Io::UpgradeTls { deadline } => self.upgrade(deadline),
@@ -38,6 +39,10 @@ impl Session {
                 }
                 _ => break,
             }
+        }
+        // What came with the last read (the rest of a batch's replies, a 421) is logged now.
+        while let Some(event) = self.client.next_event() {
+            self.spans.log(&event);
         }
         if self.client.error().is_some() || self.client.is_closed() {
             self.shutdown();
@@ -238,11 +243,4 @@ fn underlying_io(error: &native_tls::Error) -> Option<&io::Error> {
 
 fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-}
-
-/// Logs what the session does, with the redacted transcript, under the target `smtp`.
-fn log(event: &Event) {
-    if let Some(line) = log_line(event) {
-        tracing::debug!(target: "smtp", "{line}");
-    }
 }

@@ -42,6 +42,7 @@ mod mailer;
 mod session;
 mod stream;
 mod tls;
+mod trace;
 
 pub use credentials::{BoxError, CredentialsProvider, ProvideCredentials};
 pub use mailer::Mailer;

@@ -10,9 +10,31 @@ use smtp_sansio::driver::{ConnEvent, Dispatcher, Order};
 use smtp_sansio::pool::{ConnId, JobId, PoolPolicy};
 use smtp_sansio::{Envelope, TransactionReport, UsageError};
 
-use crate::{Error, Options, connect};
+use tracing::Span;
 
-type Waiter = mpsc::Sender<Result<TransactionReport, Error>>;
+use crate::{Error, Options, connect, trace};
+
+type Answer = mpsc::Sender<Result<TransactionReport, Error>>;
+
+/// Who waits for a message, and the message's span: opened when the message is given, in the
+/// caller's span, and closed when its result is handed over.
+struct Waiter {
+    answer: Answer,
+    span: Span,
+}
+
+impl Waiter {
+    fn new(answer: Answer, envelope: &Envelope) -> Self {
+        let span = trace::message_span(envelope.recipients.len());
+        Self { answer, span }
+    }
+
+    /// Hands the message's result over, logging it in the message's span.
+    fn finish(self, result: Result<TransactionReport, Error>) {
+        trace::finished(&self.span, &result);
+        let _ = self.answer.send(result);
+    }
+}
 
 enum Input {
     Submit(Envelope, Bytes, Waiter),
@@ -22,7 +44,8 @@ enum Input {
 }
 
 enum Command {
-    Send(Vec<(JobId, Envelope, Bytes)>),
+    /// Send these messages, each logged within its span.
+    Send(Vec<(JobId, Envelope, Bytes)>, Vec<Span>),
     Check,
     Retire,
 }
@@ -50,6 +73,11 @@ impl Drop for Handle {
 /// AWS advises), messages the server never saw at once on another connection; unknown ones
 /// are never sent twice unless the policy says so. Every decision is the core's
 /// ([`smtp_sansio::pool`]); this type only carries them out.
+///
+/// With a `tracing` subscriber, each message has a span (`message`, under the target `smtp`,
+/// opened in the caller's span) holding a span for each try (`attempt`) with that message's
+/// part of the redacted transcript at DEBUG, what came of each try (`tried`) and its result
+/// (`finished`); each connection has a span (`connection`) with the session's own lines.
 ///
 /// ```no_run
 /// use smtp_blocking::{Endpoint, Mailer, Options};
@@ -131,7 +159,8 @@ impl Mailer {
         envelope: Envelope,
         body: Bytes,
     ) -> mpsc::Receiver<Result<TransactionReport, Error>> {
-        let (waiter, result) = mpsc::channel();
+        let (answer, result) = mpsc::channel();
+        let waiter = Waiter::new(answer, &envelope);
         let _ = self
             .handle
             .inputs
@@ -160,11 +189,21 @@ fn dispatch(
                     thread::spawn(move || connection(conn, options, receiver, events));
                     continue;
                 }
-                Order::Send { conn, messages } => (conn, Command::Send(messages)),
+                Order::Send { conn, messages } => {
+                    let spans = messages
+                        .iter()
+                        .map(|(job, ..)| {
+                            dispatcher
+                                .waiter(*job)
+                                .map_or_else(Span::none, |w| w.span.clone())
+                        })
+                        .collect();
+                    (conn, Command::Send(messages, spans))
+                }
                 Order::Check(conn) => (conn, Command::Check),
                 Order::Retire(conn) => (conn, Command::Retire),
                 Order::Finished { waiter, result } => {
-                    let _ = waiter.send(result);
+                    waiter.finish(result);
                     continue;
                 }
                 _ => continue,
@@ -199,7 +238,7 @@ fn dispatch(
         match input {
             Input::Submit(envelope, body, waiter) => {
                 if let Err((waiter, error)) = dispatcher.submit(envelope, body, waiter) {
-                    let _ = waiter.send(Err(error));
+                    waiter.finish(Err(error));
                 }
             }
             Input::Event(conn, event) => {
@@ -266,15 +305,19 @@ fn connection(
     report(ConnEvent::Opened);
     while let Ok(command) = commands.recv() {
         match command {
-            Command::Send(messages) => {
+            Command::Send(messages, spans) => {
                 let (jobs, batch): (Vec<JobId>, Vec<_>) = messages
                     .into_iter()
                     .map(|(job, e, b)| (job, (e, b)))
                     .unzip();
-                let sent = session.send_all(batch);
+                let sent = session.send_all_within(batch, &spans);
                 for event in ConnEvent::of_batch(&jobs, sent, session.error()) {
-                    if let ConnEvent::Report(job, r) = &event {
-                        tracing::debug!(target: "smtp", ?job, verdict = %r.verdict, "message settled");
+                    if let ConnEvent::Report(job, report) = &event {
+                        let span = jobs
+                            .iter()
+                            .position(|j| j == job)
+                            .and_then(|i| spans.get(i));
+                        trace::tried(span, conn, report);
                     }
                     let ends = event.ends_connection();
                     report(event);

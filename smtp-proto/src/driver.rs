@@ -6,9 +6,11 @@
 //! import and of `.await`. A driver of another runtime can use them too.
 
 mod dispatch;
+mod log;
 mod tls;
 
 pub use dispatch::{ConnEvent, Dispatcher, Order};
+pub use log::{MessageLog, log_line, message_of};
 pub use tls::{Built, ClientCertificate, read_pem_file};
 
 use alloc::string::{String, ToString};
@@ -18,7 +20,7 @@ use std::io;
 use crate::client::Client;
 use crate::client::config::Config;
 use crate::client::error::{Error as SessionError, Stage, SubmitError, UsageError};
-use crate::client::event::{Action, Event, QueryId, TransactionId, TranscriptLine};
+use crate::client::event::{Action, Event, QueryId, TransactionId};
 use crate::client::report::TransactionReport;
 use crate::client::time::Instant;
 use crate::endpoint::{Endpoint, EndpointError};
@@ -364,18 +366,6 @@ pub fn take_reply(client: &mut Client, endpoint: &Endpoint, id: QueryId) -> Resu
 /// its own; a driver draws the octets from its platform.
 pub fn sasl_nonce(random: &[u8]) -> String {
     random.iter().map(|b| alloc::format!("{b:02x}")).collect()
-}
-
-/// A line for a driver's log, for the events worth logging: the redacted transcript, the
-/// session becoming ready, a message settling.
-pub fn log_line(event: &Event) -> Option<String> {
-    match event {
-        Event::Transcript(TranscriptLine::Sent(line)) => Some(alloc::format!("C: {line}")),
-        Event::Transcript(TranscriptLine::Received(line)) => Some(alloc::format!("S: {line}")),
-        Event::Ready(_) => Some("session ready".to_string()),
-        Event::Settled(id) => Some(alloc::format!("transaction {} settled", id.0)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

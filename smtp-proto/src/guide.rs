@@ -316,7 +316,9 @@
 //! relies on. Instead:
 //!
 //! - `Action::Event(_)`, whatever the event: ask again. Events wait in a queue and each call
-//!   takes one, so this always progresses.
+//!   takes one, so this always progresses. When you stop driving before the client asks for
+//!   IO (your request is settled, or the session failed), [`Client::next_event`] takes the
+//!   events still queued, so your log is complete without another call to `next_action`.
 //! - Any other action you do not know is IO this driver cannot do: end the session with
 //!   `handle_connection_lost(now, Disconnect::Io(..))` and close the socket. Every message
 //!   settles with an honest verdict and `next_action` returns the error from then on.

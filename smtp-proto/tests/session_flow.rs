@@ -304,7 +304,7 @@ fn e13_transcript_redacts_credentials() {
         .seen
         .iter()
         .filter_map(|s| match s {
-            Seen::Transcript(TranscriptLine::Sent(l)) => Some(l.clone()),
+            Seen::Transcript(TranscriptLine::Sent(l), _) => Some(l.clone()),
             _ => None,
         })
         .collect();

@@ -3,8 +3,8 @@
 use std::io;
 use std::time::Duration;
 
-use smtp_sansio::driver::{Io, log_line, looks_like_smtp_reply, next_io};
-use smtp_sansio::{ChannelBinding, Client, Disconnect, Event, TlsInfo, TlsMode, Transmission};
+use smtp_sansio::driver::{Io, looks_like_smtp_reply, next_io};
+use smtp_sansio::{ChannelBinding, Client, Disconnect, TlsInfo, TlsMode, Transmission};
 use tokio::time::{timeout, timeout_at};
 
 use crate::session::Session;
@@ -26,7 +26,8 @@ impl Session {
     pub(crate) async fn drive(&mut self, done: impl Fn(&Client) -> bool) -> bool {
         let mut idle = false;
         while !done(&self.client) {
-            match next_io(&mut self.client, self.clock.now(), log) {
+            let spans = &mut self.spans;
+            match next_io(&mut self.client, self.clock.now(), |e| spans.log(e)) {
                 Io::Transmit { data, deadline } => self.transmit(data, deadline).await,
                 Io::Receive { deadline } => self.receive(deadline).await,
                 Io::UpgradeTls { deadline } => self.upgrade(deadline).await,
@@ -36,6 +37,10 @@ impl Session {
                 }
                 _ => break,
             }
+        }
+        // What came with the last read (the rest of a batch's replies, a 421) is logged now.
+        while let Some(event) = self.client.next_event() {
+            self.spans.log(&event);
         }
         if self.client.error().is_some() || self.client.is_closed() {
             self.shutdown().await;
@@ -195,11 +200,4 @@ fn channel_binding(conn: &rustls::ClientConnection) -> Option<ChannelBinding> {
         .export_keying_material(vec![0; 32], b"EXPORTER-Channel-Binding", None)
         .ok()?;
     Some(ChannelBinding::tls_exporter(data))
-}
-
-/// Logs what the session does, with the redacted transcript, under the target `smtp`.
-fn log(event: &Event) {
-    if let Some(line) = log_line(event) {
-        tracing::debug!(target: "smtp", "{line}");
-    }
 }

@@ -39,6 +39,7 @@ mod mailer;
 mod session;
 mod stream;
 mod tls;
+mod trace;
 
 pub use credentials::{BoxError, CredentialsFuture, CredentialsProvider, ProvideCredentials};
 pub use mailer::Mailer;

@@ -15,6 +15,7 @@ use tokio_rustls::TlsConnector;
 use crate::credentials::{refresh, refused};
 use crate::drive::READ_SIZE;
 use crate::stream::{Connection, Stream};
+use crate::trace::MessageSpans;
 use crate::{Error, Options};
 
 /// An open SMTP session. Send messages with [`send`](Self::send) and friends, then
@@ -24,6 +25,10 @@ use crate::{Error, Options};
 /// connection fails under it: a send returns `Ok(report)` whenever the message was queued, and
 /// the report says whether it was delivered, deferred, bounced, unknown or not attempted. Once
 /// the session has failed ([`error`](Self::error)), every later call returns that error.
+///
+/// With a `tracing` subscriber, each message sent has a span (`message`, under the target
+/// `smtp`, in the current span) holding its part of the redacted transcript at DEBUG; the
+/// session's own lines (greeting, EHLO, TLS, AUTH, RSET, QUIT) are logged in the current span.
 pub struct Session {
     pub(crate) client: Client,
     pub(crate) stream: Option<Stream>,
@@ -34,6 +39,8 @@ pub struct Session {
     pub(crate) buf: Box<[u8]>,
     /// Whether the implicit-TLS handshake met a plaintext SMTP greeting instead.
     pub(crate) plaintext_greeting: bool,
+    /// Where each message's transcript is logged.
+    pub(crate) spans: MessageSpans,
 }
 
 impl std::fmt::Debug for Session {
@@ -161,6 +168,7 @@ async fn start(
         clock: Clock::starting_at(epoch.into_std()),
         buf: vec![0; READ_SIZE].into_boxed_slice(),
         plaintext_greeting: false,
+        spans: MessageSpans::default(),
     };
     session.drive(Client::is_ready).await;
     if session.plaintext_greeting {
@@ -185,6 +193,7 @@ impl Session {
         body: Bytes,
     ) -> Result<TransactionReport, Error> {
         let id = self.client.send(envelope, body)?;
+        self.spans.open(id, None);
         self.drive(|c| c.is_settled(id)).await;
         driver::take_report(&mut self.client, id)
     }
@@ -197,7 +206,20 @@ impl Session {
         &mut self,
         messages: impl IntoIterator<Item = (Envelope, Bytes)>,
     ) -> Result<Vec<TransactionReport>, Error> {
+        self.send_all_within(messages, &[]).await
+    }
+
+    /// [`send_all`](Self::send_all), logging message `i` within `spans[i]` (the mailer's span
+    /// for it), if there is one.
+    pub(crate) async fn send_all_within(
+        &mut self,
+        messages: impl IntoIterator<Item = (Envelope, Bytes)>,
+        spans: &[tracing::Span],
+    ) -> Result<Vec<TransactionReport>, Error> {
         let ids = self.client.send_batch(messages)?;
+        for (i, &id) in ids.iter().enumerate() {
+            self.spans.open(id, spans.get(i));
+        }
         if let Some(&last) = ids.last() {
             self.drive(|c| c.is_settled_through(last)).await;
         }
@@ -214,6 +236,7 @@ impl Session {
         declared: StreamedBody,
     ) -> Result<TransactionReport, Error> {
         let id = self.client.send_streamed(envelope, declared)?;
+        self.spans.open(id, None);
         let mut finished = false;
         while !self.client.is_settled(id) {
             while !finished && self.client.body_room(id) > 0 {

@@ -66,7 +66,7 @@ impl Client {
             txn.end_sent = true;
             txn.next = Next::Done;
         }
-        self.note_data(written);
+        self.note_data(id, written);
         match result {
             Ok(true) => {
                 let timeout = self.config.timeouts.data_termination;
@@ -150,7 +150,7 @@ impl Client {
                 // The chunk counts with its command until the reply, so pipelined chunks stop
                 // at `max_unacknowledged_bytes`.
                 self.count_sent(octets);
-                self.note_data(octets);
+                self.note_data(id, octets);
                 Progress::Continue
             }
             Ok(None) => Progress::Blocked,

@@ -157,7 +157,14 @@ pub enum Event {
     /// [`take_reply`](crate::Client::take_reply) takes it.
     Answered(QueryId),
     /// One line of the conversation (only with [`Config::transcript`](crate::Config)).
-    Transcript(TranscriptLine),
+    Transcript {
+        /// The line.
+        line: TranscriptLine,
+        /// The message it belongs to: its MAIL, RCPT, DATA or BDAT command, their replies and
+        /// its data. `None` for the session's own lines (greeting, EHLO, STARTTLS, AUTH, RSET,
+        /// NOOP, QUIT), so a driver can log each message's lines under that message.
+        transaction: Option<TransactionId>,
+    },
 }
 
 /// One line of the redacted transcript: SASL payloads are masked (SECURITY.md E13) and reply

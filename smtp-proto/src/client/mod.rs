@@ -267,6 +267,15 @@ impl Client {
         client
     }
 
+    /// Takes the next event that has happened, and nothing else: no IO is handed out and no
+    /// deadline passes. Call it when you stop driving before [`next_action`](Self::next_action)
+    /// asked for IO (the request you drove for is done, or the session has failed), so the
+    /// transcript lines and settlings up to now reach your log instead of waiting for the
+    /// next drive.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
     /// What the driver should do next. Call it after every `handle_*` call and after queueing
     /// work, until it answers [`Action::Receive`], [`Action::Idle`] or [`Action::Close`].
     ///

@@ -36,7 +36,13 @@ impl Client {
         }
         if self.config.transcript {
             let line = TranscriptLine::Received(alloc::string::ToString::to_string(&reply));
-            self.events.push_back(Event::Transcript(line));
+            let transaction = self
+                .expected
+                .front()
+                .filter(|e| e.sent)
+                .and_then(|e| e.what.transaction());
+            self.events
+                .push_back(Event::Transcript { line, transaction });
         }
         let popped = self.expected.pop_front();
         if let Some(expect) = &popped {

@@ -59,9 +59,11 @@ impl Client {
         command.encode(self.out.tail());
         let octets = self.out.len() - before;
         if self.config.transcript {
-            let line = alloc::string::ToString::to_string(&command.redacted());
+            let line =
+                TranscriptLine::Sent(alloc::string::ToString::to_string(&command.redacted()));
+            let transaction = what.transaction();
             self.events
-                .push_back(Event::Transcript(TranscriptLine::Sent(line)));
+                .push_back(Event::Transcript { line, transaction });
         }
         self.group_open = !command.ends_pipeline_group();
         self.expect(what, timeout);
@@ -117,11 +119,13 @@ impl Client {
         }
     }
 
-    pub(super) fn note_data(&mut self, octets: usize) {
+    pub(super) fn note_data(&mut self, id: TransactionId, octets: usize) {
         if self.config.transcript && octets > 0 {
-            let line = alloc::format!("<{octets} octets of message data>");
-            self.events
-                .push_back(Event::Transcript(TranscriptLine::Sent(line)));
+            let line = TranscriptLine::Sent(alloc::format!("<{octets} octets of message data>"));
+            self.events.push_back(Event::Transcript {
+                line,
+                transaction: Some(id),
+            });
         }
     }
 

@@ -243,6 +243,12 @@ impl<W> Dispatcher<W> {
         })
     }
 
+    /// Who waits for message `job`, until it is finished: how a mailer reaches what it keeps
+    /// with each message (its tracing span, say) when an [`Order::Send`] names the message.
+    pub fn waiter(&self, job: JobId) -> Option<&W> {
+        self.messages.get(&job).map(|waiting| &waiting.waiter)
+    }
+
     /// When to ask for orders again if nothing else happens first.
     pub fn next_deadline(&self) -> Option<std::time::Instant> {
         self.pool.next_deadline().map(|at| self.clock.deadline(at))
@@ -339,6 +345,37 @@ mod tests {
             ),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn a_waiter_is_reachable_until_its_message_is_finished() {
+        let id = crate::ClientId::parse("client.example").expect("valid");
+        let config = Config::new(id, crate::TlsMode::InsecurePlaintext);
+        let mut dispatcher = Dispatcher::new(PoolPolicy::default(), config);
+        let from = crate::Mailbox::parse("a@example.com").expect("valid");
+        let to = crate::Mailbox::parse("b@example.net").expect("valid");
+        let body = Bytes::from_static(b"Hi\r\n");
+        let submitted = dispatcher.submit(Envelope::new(from, [to]), body, "caller");
+        assert!(submitted.is_ok());
+        let Some(Order::Open(conn)) = dispatcher.next_order() else {
+            panic!("a connection opens first");
+        };
+        dispatcher.handle(conn, ConnEvent::Opened);
+        let Some(Order::Send { messages, .. }) = dispatcher.next_order() else {
+            panic!("the message goes out on it");
+        };
+        let job = messages[0].0;
+        assert_eq!(dispatcher.waiter(job), Some(&"caller"));
+        let refused = Error::Usage(UsageError::NoRecipients);
+        dispatcher.handle(conn, ConnEvent::Refused(job, refused));
+        assert!(matches!(
+            dispatcher.next_order(),
+            Some(Order::Finished {
+                waiter: "caller",
+                result: Err(_)
+            })
+        ));
+        assert_eq!(dispatcher.waiter(job), None);
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub enum Seen {
     Ready,
     Report(TransactionReport),
     Query(Reply),
-    Transcript(TranscriptLine),
+    /// A transcript line and the message it belongs to.
+    Transcript(TranscriptLine, Option<smtp_sansio::TransactionId>),
 }
 
 /// The result of playing a scenario.
@@ -132,7 +133,9 @@ impl Player {
                             let reply = self.client.take_reply(id).expect("an answer");
                             Seen::Query(reply.expect("a reply"))
                         }
-                        Event::Transcript(line) => Seen::Transcript(line),
+                        Event::Transcript { line, transaction } => {
+                            Seen::Transcript(line, transaction)
+                        }
                         other => panic!("unknown event {other:?}"),
                     };
                     self.run.seen.push(seen);

@@ -103,7 +103,10 @@ pub fn check(scenario: &Scenario) {
                 }
             }
             Action::Event(Event::Settled(id)) => settle(&mut client, &mut reports, id),
-            Action::Event(Event::Transcript(TranscriptLine::Received(_))) => read += 1,
+            Action::Event(Event::Transcript {
+                line: TranscriptLine::Received(_),
+                ..
+            }) => read += 1,
             Action::Event(_) => {}
             _ => break,
         }

@@ -105,6 +105,8 @@ mod conn;
 mod dialogue;
 mod fault;
 mod sasl;
+#[cfg(feature = "tracing")]
+pub mod spans;
 
 pub use fault::{Fault, FaultAction, FaultPoint};
 
