@@ -76,8 +76,9 @@ impl Drop for Handle {
 ///
 /// With a `tracing` subscriber, each message has a span (`message`, under the target `smtp`,
 /// opened in the caller's span) holding a span for each try (`attempt`) with that message's
-/// part of the redacted transcript at DEBUG, what came of each try (`tried`) and its result
-/// (`finished`); each connection has a span (`connection`) with the session's own lines.
+/// part of the redacted transcript, what came of each try (`tried`) and its result (`finished`,
+/// or `not sent`), all at DEBUG; each connection has a span (`connection`, INFO) with the
+/// session's own lines and how it ended.
 ///
 /// ```no_run
 /// use smtp_blocking::{Endpoint, Mailer, Options};
@@ -190,14 +191,14 @@ fn dispatch(
                     continue;
                 }
                 Order::Send { conn, messages } => {
-                    let spans = messages
-                        .iter()
-                        .map(|(job, ..)| {
-                            dispatcher
-                                .waiter(*job)
-                                .map_or_else(Span::none, |w| w.span.clone())
-                        })
-                        .collect();
+                    // The mailer's span for each message, to log its tries within.
+                    let span = |job| dispatcher.waiter(job).map(|w: &Waiter| w.span.clone());
+                    let spans = if trace::enabled() {
+                        let spans = messages.iter().map(|(job, ..)| span(*job));
+                        spans.map(|s| s.unwrap_or_else(Span::none)).collect()
+                    } else {
+                        Vec::new()
+                    };
                     (conn, Command::Send(messages, spans))
                 }
                 Order::Check(conn) => (conn, Command::Check),
@@ -312,7 +313,9 @@ fn connection(
                     .unzip();
                 let sent = session.send_all_within(batch, &spans);
                 for event in ConnEvent::of_batch(&jobs, sent, session.error()) {
-                    if let ConnEvent::Report(job, report) = &event {
+                    if let ConnEvent::Report(job, report) = &event
+                        && !spans.is_empty()
+                    {
                         let span = jobs
                             .iter()
                             .position(|j| j == job)

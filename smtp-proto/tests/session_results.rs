@@ -366,3 +366,67 @@ fn rfc2920_a_message_refused_locally_between_chunked_messages_keeps_the_reset_be
     let bounced = Some(Verdict::Bounced);
     assert_eq!(verdicts, [bounced, bounced, Some(Verdict::Delivered)]);
 }
+
+/// RFC 8446 §4.4.2.4: TLS 1.3 refuses the client's certificate after the handshake, while the
+/// first reply over TLS is awaited: that is the handshake's failure. The same alert later is a
+/// failure of the TLS layer, and the session's messages may go again.
+#[test]
+fn rfc8446_4_4_2_4_a_refused_certificate_counts_as_the_handshakes_only_until_the_first_reply() {
+    let alert = || Disconnect::TlsHandshake("received fatal alert: CertificateRequired".into());
+    let implicit = || {
+        let mut client = Client::new(Instant::ZERO, config(TlsMode::Implicit));
+        assert!(matches!(
+            client.next_action(Instant::ZERO),
+            Ok(Action::UpgradeTls { .. })
+        ));
+        client
+            .handle_tls_established(Instant::ZERO, TlsInfo::new(true))
+            .expect("established");
+        client
+    };
+
+    // Awaiting the greeting over TLS.
+    let mut client = implicit();
+    client.handle_connection_lost(Instant::ZERO, alert());
+    assert!(matches!(client.error(), Some(Error::TlsHandshake(_))));
+
+    // Ready, a message under way.
+    let mut client = implicit();
+    client.handle_input(Instant::ZERO, b"220 mx\r\n");
+    assert!(hands_out_octets(&mut client));
+    client.handle_input(Instant::ZERO, b"250 mx\r\n");
+    assert!(client.is_ready());
+    let id = client
+        .send(envelope(&["b"]), "x\r\n".into())
+        .expect("queued");
+    assert!(hands_out_octets(&mut client));
+    client.handle_connection_lost(Instant::ZERO, alert());
+    let error = client.error().cloned().expect("failed");
+    assert!(
+        matches!(
+            error,
+            Error::ConnectionLost {
+                stage: Stage::Mail,
+                cause: Disconnect::Tls(_)
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_transient());
+    assert!(
+        client
+            .take_report(id)
+            .is_some_and(|r| r.verdict.is_retryable())
+    );
+}
+
+/// Whether the client, asked until it wants IO, has octets to write.
+fn hands_out_octets(client: &mut Client) -> bool {
+    loop {
+        match client.next_action(Instant::ZERO) {
+            Ok(Action::Event(_)) => {}
+            Ok(Action::Transmit { .. }) => return true,
+            _ => return false,
+        }
+    }
+}

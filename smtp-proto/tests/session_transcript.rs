@@ -128,17 +128,53 @@ fn rfc5321_4_2_next_event_takes_events_and_nothing_else() {
     let greeting = TranscriptLine::Received("220 mx".into());
     assert!(matches!(
         client.next_event(),
-        Some(Event::Transcript { line, transaction: None }) if line == greeting
+        Some(Event::Transcript { line, transaction: None, .. }) if line == greeting
     ));
     // The greeting queued EHLO at once: its line is an event, its octets wait for next_action.
     let ehlo = TranscriptLine::Sent("EHLO client.example".into());
     assert!(matches!(
         client.next_event(),
-        Some(Event::Transcript { line, transaction: None }) if line == ehlo
+        Some(Event::Transcript { line, transaction: None, .. }) if line == ehlo
     ));
     assert!(client.next_event().is_none());
     let Ok(Action::Transmit { data, .. }) = client.next_action(Instant::ZERO) else {
         panic!("EHLO is still to be sent");
     };
     assert_eq!(data.into_bytes().as_ref(), b"EHLO client.example\r\n");
+}
+
+/// RFC 2920 §3.1 (SECURITY.md D10): DATA accepted after every recipient was refused gets only
+/// the dot; the transcript shows it, so the message's log has no gap.
+#[test]
+fn rfc2920_3_1_the_lone_dot_after_refused_recipients_is_in_the_transcript() {
+    let mut cfg = config(TlsMode::InsecurePlaintext);
+    cfg.transcript = true;
+    let run = play(
+        &cfg,
+        one_message,
+        &[
+            Server(b"220 mx\r\n"),
+            Server(b"250-mx\r\n250 PIPELINING\r\n"),
+            Server(b"250 ok\r\n550 no\r\n354 go\r\n"),
+            Server(b"554 no valid recipients\r\n"),
+        ],
+    );
+    let id = run.report().id;
+    let sent: Vec<&str> = run
+        .seen
+        .iter()
+        .filter_map(|s| match s {
+            Seen::Transcript(TranscriptLine::Sent(l), Some(t)) if *t == id => Some(l.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "MAIL FROM:<a@example.com>",
+            "RCPT TO:<b@example.net>",
+            "DATA",
+            "."
+        ]
+    );
 }

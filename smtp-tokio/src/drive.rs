@@ -43,6 +43,9 @@ impl Session {
             self.spans.log(&event);
         }
         if self.client.error().is_some() || self.client.is_closed() {
+            if self.stream.is_some() {
+                crate::trace::ended(self.client.error());
+            }
             self.shutdown().await;
         }
         idle

@@ -67,7 +67,7 @@ async fn each_message_logs_its_transcript_in_its_own_span() {
 
     let records = capture.records();
     let mut message_spans = Vec::new();
-    for i in 0..6 {
+    for (i, result) in results.iter().enumerate() {
         let rcpt = with_text(&records, &format!("C: RCPT TO:<rcpt{i}@example.net>"));
         let tries = if i < 3 { 1 } else { 2 };
         assert!(
@@ -99,6 +99,15 @@ async fn each_message_logs_its_transcript_in_its_own_span() {
             expected.push("conn=ConnId(1) verdict=delivered".to_string());
         }
         assert_eq!(tried, expected, "message {i}");
+        if let [first, second] = rcpt.as_slice() {
+            // Two tries, on two sessions: two attempt spans (their transactions differ).
+            assert_ne!(first.span("attempt"), second.span("attempt"), "message {i}");
+        }
+        let accepted = result.as_ref().ok().and_then(|r| r.message_id());
+        let accepted = format!("S: 250 Ok {}", accepted.expect("a message id"));
+        let accepted = in_message(&accepted);
+        assert_eq!(accepted.len(), 1, "message {i}: its end-of-data reply");
+        assert_eq!(accepted[0].span_names(), ["request", "message", "attempt"]);
         let finished = in_message("finished");
         assert_eq!(finished.len(), 1, "message {i}");
         assert_eq!(finished[0].fields, "verdict=delivered");
@@ -133,6 +142,14 @@ async fn each_message_logs_its_transcript_in_its_own_span() {
         );
     }
 
+    // How the first session ended is the connection's line.
+    let failed = with_text(&records, "session failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].span_names(), ["connection"]);
+    assert!(failed[0].spans[0].fields.contains("ConnId(0)"));
+    assert!(failed[0].fields.contains("421"), "{}", failed[0].fields);
+    assert!(spans_close(&capture).await, "every span closes");
+
     // A session used directly: each message's span is a child of the caller's.
     let seen = capture.records().len();
     let mut session = connect(options(server.addr().port()))
@@ -161,4 +178,18 @@ async fn each_message_logs_its_transcript_in_its_own_span() {
         settled,
         [span_id(rcpt10[0], "message"), span_id(rcpt11[0], "message")]
     );
+    assert!(spans_close(&capture).await, "every span closes");
+}
+
+/// Whether every message, attempt and connection span closes, within a few seconds (a
+/// connection's task may still be ending).
+async fn spans_close(capture: &Capture) -> bool {
+    for _ in 0..100 {
+        let open = ["message", "attempt", "connection"].map(|name| capture.open_spans(name));
+        if open == [0; 3] {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
 }

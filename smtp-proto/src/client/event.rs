@@ -157,6 +157,7 @@ pub enum Event {
     /// [`take_reply`](crate::Client::take_reply) takes it.
     Answered(QueryId),
     /// One line of the conversation (only with [`Config::transcript`](crate::Config)).
+    #[non_exhaustive]
     Transcript {
         /// The line.
         line: TranscriptLine,

@@ -362,10 +362,18 @@ impl Client {
             None if matches!(self.phase, Phase::TlsFirst | Phase::Handshake) => Stage::TlsHandshake,
             None => Stage::Idle,
         };
+        // The handshake's failure shows during it, or (TLS 1.3 refusing the client's
+        // certificate, RFC 8446 §4.4.2.4) while the first reply over TLS is awaited; later, the
+        // same words are a failure of the TLS layer like any other.
+        let handshake = matches!(stage, Stage::TlsHandshake | Stage::Greeting | Stage::Ehlo);
         match cause {
-            Disconnect::TlsHandshake(reason) => self.fail(Error::TlsHandshake(reason)),
+            Disconnect::TlsHandshake(reason) if handshake => self.fail(Error::TlsHandshake(reason)),
             // RFC 5321 §4.1.1.10: the server closes after its reply to QUIT, or instead of it.
             _ if stage == Stage::Quit => self.closed(),
+            Disconnect::TlsHandshake(reason) => self.fail(Error::ConnectionLost {
+                stage,
+                cause: Disconnect::Tls(reason),
+            }),
             cause => self.fail(Error::ConnectionLost { stage, cause }),
         }
     }

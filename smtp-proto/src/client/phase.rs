@@ -392,6 +392,7 @@ impl Client {
             // transaction fails (D10).
             self.mark_output();
             self.out.put_slice(b".\r\n");
+            self.note_sent(id, ".".into());
             // LMTP answers the end of data once per accepted recipient: here, never
             // (RFC 2033 §4.2).
             if !self.config.lmtp {

@@ -121,9 +121,15 @@ impl Client {
 
     pub(super) fn note_data(&mut self, id: TransactionId, octets: usize) {
         if self.config.transcript && octets > 0 {
-            let line = TranscriptLine::Sent(alloc::format!("<{octets} octets of message data>"));
+            self.note_sent(id, alloc::format!("<{octets} octets of message data>"));
+        }
+    }
+
+    /// Puts a line the client sent for message `id` in the transcript.
+    pub(super) fn note_sent(&mut self, id: TransactionId, line: alloc::string::String) {
+        if self.config.transcript {
             self.events.push_back(Event::Transcript {
-                line,
+                line: TranscriptLine::Sent(line),
                 transaction: Some(id),
             });
         }

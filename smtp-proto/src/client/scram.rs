@@ -13,9 +13,14 @@ use super::error::ProtocolError;
 use crate::types::secret::Secret;
 use crate::wire::base64;
 
-/// The most PBKDF2 iterations a server may ask for (RFC 7677 §4 recommends at least 4096;
-/// servers use 4096 to 15000). The computation runs inside `handle_input`: beyond this a
-/// hostile server could hold the driver's thread for seconds.
+/// The fewest PBKDF2 iterations a server may ask for (RFC 7677 §4 and RFC 5802 §5.1: at least
+/// 4096). Fewer would make the client proof, seen by anyone who can read the exchange, cheap
+/// to attack offline for the password.
+const MIN_ITERATIONS: u32 = 4096;
+
+/// The most PBKDF2 iterations a server may ask for (servers use 4096 to 15000). The
+/// computation runs inside `handle_input`: beyond this a hostile server could hold the
+/// driver's thread for seconds.
 const MAX_ITERATIONS: u32 = 1 << 17;
 
 /// The most characters of a server's SCRAM error (`e=`) kept.
@@ -159,7 +164,7 @@ impl Scram {
             return Err(scram("nonce does not extend ours"));
         }
         let salt = salt.filter(|s| !s.is_empty()).ok_or(scram("no salt"))?;
-        let iterations = iterations.filter(|i| (1..=MAX_ITERATIONS).contains(i));
+        let iterations = iterations.filter(|i| (MIN_ITERATIONS..=MAX_ITERATIONS).contains(i));
         let iterations = iterations.ok_or(scram("iteration count out of range"))?;
         let mut cbind = self.gs2_header.clone().into_bytes();
         cbind.extend_from_slice(&self.binding);
@@ -311,10 +316,13 @@ mod tests {
 
     #[test]
     fn hostile_first_messages_are_refused() {
-        let cases: [&[u8]; 5] = [
+        let cases: [&[u8]; 7] = [
             b"r=other,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
             b"r=abc,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
             b"r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4294967295",
+            // RFC 7677 §4: fewer than 4096 iterations is a downgrade.
+            b"r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4095",
+            b"r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1",
             b"r=abcdef,s=,i=4096",
             b"m=ext,r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
         ];
@@ -337,7 +345,7 @@ mod tests {
             Scram::start(Hash::Sha256, Some("a,b"), "u=v", password, "abc", binding);
         assert_eq!(first, b"p=tls-exporter,a=a=2Cb,n=u=3Dv,r=abc");
         let client_final = scram
-            .respond(b"r=abcdef,s=c2FsdA==,i=16")
+            .respond(b"r=abcdef,s=c2FsdA==,i=4096")
             .expect("client-final");
         // c = base64("p=tls-exporter,a=a=2Cb," ++ 01 02 03)
         let mut expected = BytesMut::new();

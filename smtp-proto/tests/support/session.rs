@@ -133,9 +133,9 @@ impl Player {
                             let reply = self.client.take_reply(id).expect("an answer");
                             Seen::Query(reply.expect("a reply"))
                         }
-                        Event::Transcript { line, transaction } => {
-                            Seen::Transcript(line, transaction)
-                        }
+                        Event::Transcript {
+                            line, transaction, ..
+                        } => Seen::Transcript(line, transaction),
                         other => panic!("unknown event {other:?}"),
                     };
                     self.run.seen.push(seen);

@@ -16,8 +16,10 @@
 //! assert_eq!(records[0].text, "C: EHLO client.example");
 //! assert_eq!(records[0].span_names(), ["connection"]);
 //! assert_eq!(records[0].spans[0].fields, "conn=1");
+//! assert_eq!(capture.open_spans("connection"), 0, "closed when dropped");
 //! ```
 
+use std::collections::HashMap;
 use std::fmt::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -27,10 +29,12 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// A layer that keeps every event with its scope. Clones share the records.
+/// A layer that keeps every event with its scope, and counts the spans of each name still
+/// open. Clones share the records.
 #[derive(Clone, Debug, Default)]
 pub struct Capture {
     records: Arc<Mutex<Vec<Record>>>,
+    open: Arc<Mutex<HashMap<&'static str, usize>>>,
 }
 
 /// One event: its message, its other fields, and the spans it was logged in.
@@ -75,6 +79,19 @@ impl Capture {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// How many spans named `name` are open: created and not yet closed (a span closes when
+    /// its last handle and its last child are gone).
+    pub fn open_spans(&self, name: &str) -> usize {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.get(name).copied().unwrap_or(0)
+    }
+
+    fn count(&self, name: &'static str, change: impl FnOnce(usize) -> usize) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(name).or_default();
+        *count = change(*count);
+    }
 }
 
 /// Fields as text; the `message` field apart.
@@ -110,6 +127,13 @@ where
         attrs.record(&mut fields);
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(fields.others);
+        }
+        self.count(attrs.metadata().name(), |n| n + 1);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(&id) {
+            self.count(span.name(), |n| n.saturating_sub(1));
         }
     }
 
