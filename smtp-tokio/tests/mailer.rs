@@ -108,6 +108,34 @@ async fn throttled_messages_go_again_after_the_delays_and_none_is_stored_twice()
     mailer.close().await;
 }
 
+/// Amazon SES throttles above the account's rate (`454 Throttling failure`). Without a rate
+/// set, the mailer learns it from the first refusals: with two retries each, bursting at every
+/// retry would deliver only 60 of these 80 messages (20 a second); paced, all arrive, once.
+#[tokio::test]
+async fn without_a_rate_the_mailer_learns_a_throttling_servers_rate() {
+    let server = server(Limits::none().per_second(20)).await;
+    let mut policy = PoolPolicy::default();
+    policy.retry_delays = vec![Duration::from_millis(1100); 2];
+    let mailer = Mailer::with_policy(options(server.addr().port()), policy);
+    let results = mailer.send_all((0..80).map(message)).await;
+    let delivered = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.is_delivered()))
+        .count();
+    assert_eq!(
+        delivered,
+        80,
+        "{:?}",
+        results
+            .iter()
+            .find(|r| r.as_ref().is_ok_and(|r| !r.is_delivered()))
+    );
+    let stored = stored(&server);
+    assert_eq!(stored.len(), 80);
+    assert!(stored.values().all(|&n| n == 1), "no message stored twice");
+    mailer.close().await;
+}
+
 #[tokio::test]
 async fn a_rate_at_the_servers_throttle_is_never_throttled() {
     let server = server(Limits::none().per_second(10)).await;

@@ -17,6 +17,7 @@
 //! assert_eq!((on, jobs), (conn, vec![job]));
 //! ```
 
+mod pace;
 mod policy;
 mod state;
 

@@ -108,6 +108,13 @@ pub struct PoolPolicy {
     /// SES accounts have a maximum send rate in recipients per second (1 in the sandbox, 14 or
     /// more in production).
     pub rate: Option<Rate>,
+    /// When the server refuses a message for its sending rate (SES: `454 Throttling failure:
+    /// Maximum sending rate exceeded.`), send no faster than nine tenths of what it accepted
+    /// over the last second (each further refusal lowers that), on all connections, until
+    /// [`limit_cooldown`](Self::limit_cooldown) after the last refusal; within
+    /// [`rate`](Self::rate), if set. Default on: without it, a server that throttles refuses
+    /// most of a large batch again at each retry.
+    pub pace_on_throttling: bool,
     /// How long to wait before each new try of a deferred message (a `4yz`, such as SES's
     /// `454 Throttling failure`); after the last, the message is given up with its last reply.
     /// Default 5 s, 10 s, 30 s, as AWS advises.
@@ -123,7 +130,8 @@ pub struct PoolPolicy {
     /// between them. Messages delayed for a retry keep their own tries. A permanent failure
     /// (a certificate or credentials refused) gives the waiting messages up at once.
     pub max_connect_failures: u32,
-    /// How long the pool keeps to the connection count at which a server refused one more.
+    /// How long the pool keeps to the connection count at which a server refused one more, and
+    /// to a rate learned from throttling ([`pace_on_throttling`](Self::pace_on_throttling)).
     /// Default 60 s.
     pub limit_cooldown: Duration,
     /// Refuse messages with more recipients than this when they are submitted; `None` for no
@@ -140,6 +148,7 @@ impl Default for PoolPolicy {
             idle_timeout: Duration::from_secs(60),
             check_after_idle: Duration::from_secs(10),
             rate: None,
+            pace_on_throttling: true,
             retry_delays: vec![
                 Duration::from_secs(5),
                 Duration::from_secs(10),
@@ -158,8 +167,11 @@ impl PoolPolicy {
     /// Defaults for Amazon SES: at most 50 recipients per message, connections retired after
     /// 100 messages (SES ends sessions after a few hundred), the default retry delays of 5, 10
     /// and 30 s for its `454 Throttling failure`. Set [`rate`](Self::rate) to the account's
-    /// maximum send rate (`Rate::per_second(1)` in the sandbox); SES also limits messages per
-    /// day and 40 MB per message, which the server enforces.
+    /// maximum send rate (`Rate::per_second(1)` in the sandbox); without it the pool learns the
+    /// rate from SES's first throttling replies
+    /// ([`pace_on_throttling`](Self::pace_on_throttling)), after a first burst some of which
+    /// is deferred. SES also limits messages per day and 40 MB per message, which the server
+    /// enforces.
     pub fn ses() -> Self {
         Self {
             max_messages_per_connection: Some(100),

@@ -4,6 +4,7 @@
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
+use super::pace::{Pace, is_throttling};
 use super::policy::{Limiter, PoolPolicy};
 use super::{ConnId, Decision, JobId};
 use crate::client::report::{Outcome, TransactionReport, Verdict};
@@ -54,6 +55,7 @@ enum End<R> {
 
 /// What the pool needs to know of a message's report to decide its fate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Attempt {
     /// The message's verdict.
     pub verdict: Verdict,
@@ -61,16 +63,45 @@ pub struct Attempt {
     /// `421`, or a lost connection, a timeout or a malformed reply before the end of the data.
     /// That says nothing of the message, which goes again at once on another connection.
     pub session_failed: bool,
+    /// Whether the server deferred the message for its sending rate (SES's `454 Throttling
+    /// failure`): see [`PoolPolicy::pace_on_throttling`].
+    pub throttled: bool,
 }
 
 impl Attempt {
     /// What a report says.
     pub fn of(report: &TransactionReport) -> Self {
+        let session_failed = matches!(report.outcome, Outcome::Interrupted(_))
+            || report.reply().is_some_and(|r| r.is_service_closing());
         Self {
             verdict: report.verdict,
-            session_failed: matches!(report.outcome, Outcome::Interrupted(_))
-                || report.reply().is_some_and(|r| r.is_service_closing()),
+            session_failed,
+            throttled: report.verdict == Verdict::Deferred
+                && !session_failed
+                && report.reply().is_some_and(is_throttling),
         }
+    }
+
+    /// An attempt that came to `verdict`, the session intact and no throttling: for drivers
+    /// that decide verdicts themselves, and for tests.
+    pub fn new(verdict: Verdict) -> Self {
+        Self {
+            verdict,
+            session_failed: false,
+            throttled: false,
+        }
+    }
+
+    /// The same, with the session failed under the message.
+    pub fn with_session_failed(mut self) -> Self {
+        self.session_failed = true;
+        self
+    }
+
+    /// The same, deferred for the server's sending rate.
+    pub fn with_throttled(mut self) -> Self {
+        self.throttled = true;
+        self
     }
 }
 
@@ -87,6 +118,8 @@ impl Attempt {
 pub struct Pool<R = TransactionReport> {
     policy: PoolPolicy,
     limiter: Option<Limiter>,
+    /// The rate learned from a server that throttles.
+    pace: Pace,
     now: Instant,
     jobs: BTreeMap<JobId, Job<R>>,
     ready: VecDeque<JobId>,
@@ -110,6 +143,7 @@ impl<R> Pool<R> {
     pub fn new(policy: PoolPolicy) -> Self {
         Self {
             limiter: policy.rate.map(Limiter::new),
+            pace: Pace::new(),
             policy,
             now: Instant::ZERO,
             jobs: BTreeMap::new(),
@@ -211,6 +245,9 @@ impl<R> Pool<R> {
             if let (Some(limiter), true) = (&self.limiter, any_ready_conn) {
                 deadlines.push(limiter.next_admission(self.now));
             }
+            if any_ready_conn {
+                deadlines.extend(self.pace.next_admission(self.now));
+            }
             if self.wants_connection() {
                 deadlines.push(self.next_open_at);
                 if let Some((_, until)) = self.limit {
@@ -286,6 +323,13 @@ impl<R> Pool<R> {
         report: R,
     ) {
         self.observe(now);
+        let weight = self.jobs.get(&job).map_or(1, |j| j.weight);
+        if attempt.verdict == Verdict::Delivered {
+            self.pace.accepted(now, weight);
+        }
+        if attempt.throttled && self.policy.pace_on_throttling {
+            self.pace.throttled(now, self.policy.limit_cooldown);
+        }
         let done_by_server = matches!(attempt.verdict, Verdict::Delivered | Verdict::Bounced);
         if let Some(c) = self.conn_mut(conn) {
             c.in_flight.remove(&job);
@@ -445,9 +489,15 @@ impl<R> Pool<R> {
             while admitted < wanted {
                 let job = self.ready.get(admitted).and_then(|j| self.jobs.get(j));
                 let weight = job.map_or(1, |j| j.weight);
-                let allowed = self.limiter.as_mut().is_none_or(|l| l.admit(now, weight));
+                // Both rates must admit the message before either counts it.
+                let learned_allows = self.pace.next_admission(now).is_none_or(|at| at <= now);
+                let allowed =
+                    learned_allows && self.limiter.as_mut().is_none_or(|l| l.admit(now, weight));
                 if !allowed {
                     break;
+                }
+                if let Some(learned) = self.pace.limiter(now) {
+                    learned.admit(now, weight);
                 }
                 admitted += 1;
             }
