@@ -590,6 +590,41 @@ fn without_a_rate_a_throttling_server_teaches_the_pool_its_rate() {
     assert_eq!(later_tries, later_deliveries, "no refusal once paced");
 }
 
+/// A learned rate that keeps messages waiting is probed upwards at the end of each hold (a
+/// tenth more) rather than dropped, so a long run against a throttling server is not refused in
+/// a burst every minute; the probes that reach the server's limit are refused a few at a time.
+#[test]
+fn a_learned_rate_is_probed_upwards_not_dropped_while_messages_wait() {
+    let throttled = Ses {
+        throttle: Some(10),
+        ..ses(4, usize::MAX)
+    };
+    let mut run = Run::new(PoolPolicy::ses(), throttled);
+    let jobs = run.submit(1000);
+    run.run();
+    assert_eq!(
+        run.verdicts(),
+        HashMap::from([(Some(Verdict::Delivered), 1000)])
+    );
+    assert!(jobs.iter().all(|j| run.ses.delivered[j] == 1));
+    let after = Instant::from_duration(Duration::from_secs(2));
+    let later_tries = run.tries.values().flatten().filter(|&&t| t > after).count();
+    let later_deliveries = run
+        .ses
+        .delivery_times
+        .iter()
+        .filter(|&&t| t > after)
+        .count();
+    let refused = later_tries - later_deliveries;
+    let last = run.ses.delivery_times.iter().max().copied();
+    assert!(refused <= 10, "{refused} refusals after the first burst");
+    // Near the server's 10 a second: 1,000 messages in well under 120 s.
+    assert!(
+        last.is_some_and(|t| t.as_duration() < Duration::from_secs(120)),
+        "{last:?}"
+    );
+}
+
 /// With several connections, one connection's refusals can be reported before another's
 /// acceptances of the same burst: the lesson waits for them instead of pacing at what the first
 /// report showed (nothing accepted, so one message a second).
@@ -614,5 +649,32 @@ fn a_lesson_counts_the_acceptances_reported_after_the_first_refusal() {
     assert!(
         last.is_some_and(|t| t.as_duration() < Duration::from_secs(5)),
         "last delivery at {last:?}"
+    );
+}
+
+/// A `421` that closes the session for the sending rate is throttling, not a session that
+/// failed under the message: the message waits for its retry delay instead of going again at
+/// once, into the same limit.
+#[test]
+fn a_421_for_the_sending_rate_waits_for_the_retry_delay() {
+    let mut pool: Pool<Attempt> = Pool::new(PoolPolicy::default());
+    let now = Instant::ZERO;
+    let job = pool.submit(now);
+    let Some(Decision::Open(conn)) = pool.poll(now) else {
+        panic!("a connection");
+    };
+    pool.opened(now, conn);
+    assert!(matches!(pool.poll(now), Some(Decision::Send { .. })));
+    let refused = Attempt::new(Verdict::Deferred)
+        .with_session_failed()
+        .with_throttled();
+    pool.reported(now, conn, job, refused, refused);
+    pool.lost(now, conn, false);
+    while let Some(decision) = pool.poll(now) {
+        assert!(!matches!(decision, Decision::Send { .. }), "{decision:?}");
+    }
+    assert_eq!(
+        pool.next_deadline(),
+        Some(Instant::from_duration(Duration::from_secs(5)))
     );
 }

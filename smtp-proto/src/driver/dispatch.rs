@@ -279,8 +279,8 @@ impl<W> Dispatcher<W> {
             }
             ConnEvent::BatchDone => self.pool.batch_done(now, conn),
             ConnEvent::Lost(error) => {
-                let closed =
-                    matches!(&error, SessionError::ServiceClosing(r) if r.is_service_closing());
+                let closed = matches!(&error, SessionError::ServiceClosing(r) if r.is_service_closing())
+                    && !error.reply().is_some_and(crate::pool::is_throttling);
                 self.pool.lost(now, conn, closed);
             }
             ConnEvent::Checked(ok) => self.pool.checked(now, conn, ok),

@@ -24,6 +24,9 @@ mod state;
 pub use policy::{PoolPolicy, Rate};
 pub use state::{Attempt, Pool};
 
+#[cfg(feature = "std")]
+pub(crate) use pace::is_throttling;
+
 use alloc::vec::Vec;
 
 use crate::client::report::TransactionReport;

@@ -74,6 +74,13 @@ impl Limiter {
         true
     }
 
+    /// Changes the rate from `now` on, keeping the schedule of what was admitted: a message
+    /// already due later stays due then, no later than one interval of the new rate.
+    pub(crate) fn set_rate(&mut self, rate: Rate, now: Instant) {
+        self.rate = rate;
+        self.due = self.due.min(now.saturating_add(rate.interval));
+    }
+
     /// When one more message may start: `now` or later.
     pub(crate) fn next_admission(&self, now: Instant) -> Instant {
         // A burst of `burst` messages may run ahead of the even schedule by `burst - 1` slots.
@@ -110,10 +117,11 @@ pub struct PoolPolicy {
     pub rate: Option<Rate>,
     /// When the server refuses a message for its sending rate (SES: `454 Throttling failure:
     /// Maximum sending rate exceeded.`), send no faster than nine tenths of what it accepted
-    /// over the last second (each further refusal lowers that), on all connections, until
-    /// [`limit_cooldown`](Self::limit_cooldown) after the last refusal; within
-    /// [`rate`](Self::rate), if set. Default on: without it, a server that throttles refuses
-    /// most of a large batch again at each retry.
+    /// over the last second, on all connections (and within [`rate`](Self::rate), if set).
+    /// Each later refusal lowers it; after [`limit_cooldown`](Self::limit_cooldown), a rate
+    /// that still kept messages waiting is raised by a tenth and held again, one that kept none
+    /// waiting ends. Default on: without it, a server that throttles refuses most of a large
+    /// batch again at each retry.
     pub pace_on_throttling: bool,
     /// How long to wait before each new try of a deferred message (a `4yz`, such as SES's
     /// `454 Throttling failure`); after the last, the message is given up with its last reply.

@@ -64,7 +64,8 @@ pub struct Attempt {
     /// That says nothing of the message, which goes again at once on another connection.
     pub session_failed: bool,
     /// Whether the server deferred the message for its sending rate (SES's `454 Throttling
-    /// failure`): see [`PoolPolicy::pace_on_throttling`].
+    /// failure`): see [`PoolPolicy::pace_on_throttling`]. Such a message waits for its retry
+    /// delay even when the server also ended the session.
     pub throttled: bool,
 }
 
@@ -77,7 +78,6 @@ impl Attempt {
             verdict: report.verdict,
             session_failed,
             throttled: report.verdict == Verdict::Deferred
-                && !session_failed
                 && report.reply().is_some_and(is_throttling),
         }
     }
@@ -323,11 +323,13 @@ impl<R> Pool<R> {
         report: R,
     ) {
         self.observe(now);
+        let now = self.now;
         let weight = self.jobs.get(&job).map_or(1, |j| j.weight);
+        let throttled = attempt.throttled && attempt.verdict == Verdict::Deferred;
         if attempt.verdict == Verdict::Delivered {
             self.pace.accepted(now, weight);
         }
-        if attempt.throttled && self.policy.pace_on_throttling {
+        if throttled && self.policy.pace_on_throttling {
             self.pace.throttled(now, self.policy.limit_cooldown);
         }
         let done_by_server = matches!(attempt.verdict, Verdict::Delivered | Verdict::Bounced);
@@ -350,7 +352,7 @@ impl<R> Pool<R> {
             // Its connection failed first, or the session (not the message) was refused:
             // again at once, on whichever connection is free.
             Verdict::NotAttempted => at_once(),
-            Verdict::Deferred if session_failed => at_once(),
+            Verdict::Deferred if session_failed && !throttled => at_once(),
             _ => {
                 entry.deferred += 1;
                 policy
@@ -491,12 +493,14 @@ impl<R> Pool<R> {
                 let weight = job.map_or(1, |j| j.weight);
                 // Both rates must admit the message before either counts it.
                 let learned_allows = self.pace.next_admission(now).is_none_or(|at| at <= now);
-                let allowed =
-                    learned_allows && self.limiter.as_mut().is_none_or(|l| l.admit(now, weight));
-                if !allowed {
+                if !learned_allows {
+                    self.pace.held_back();
                     break;
                 }
-                if let Some(learned) = self.pace.limiter(now) {
+                if !self.limiter.as_mut().is_none_or(|l| l.admit(now, weight)) {
+                    break;
+                }
+                if let Some(learned) = self.pace.limiter() {
                     learned.admit(now, weight);
                 }
                 admitted += 1;
@@ -590,5 +594,6 @@ impl<R> Pool<R> {
 
     fn observe(&mut self, now: Instant) {
         self.now = self.now.max(now);
+        self.pace.tick(self.now);
     }
 }
