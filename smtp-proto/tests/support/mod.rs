@@ -4,6 +4,7 @@
 
 pub mod answering;
 pub mod model_server;
+pub mod pool_sim;
 pub mod reference;
 pub mod session;
 pub mod verdict_check;
