@@ -326,11 +326,13 @@ impl<R> Pool<R> {
         let now = self.now;
         let weight = self.jobs.get(&job).map_or(1, |j| j.weight);
         let throttled = attempt.throttled && attempt.verdict == Verdict::Deferred;
-        if attempt.verdict == Verdict::Delivered {
-            self.pace.accepted(now, weight);
-        }
-        if throttled && self.policy.pace_on_throttling {
-            self.pace.throttled(now, self.policy.limit_cooldown);
+        if self.policy.pace_on_throttling {
+            if attempt.verdict == Verdict::Delivered {
+                self.pace.accepted(now, weight);
+            }
+            if throttled {
+                self.pace.throttled(now, self.policy.limit_cooldown);
+            }
         }
         let done_by_server = matches!(attempt.verdict, Verdict::Delivered | Verdict::Bounced);
         if let Some(c) = self.conn_mut(conn) {

@@ -223,6 +223,18 @@ impl Run {
         }
         counts
     }
+
+    /// How many tries after `after` the server refused: tries then, less deliveries then.
+    pub fn refused_after(&self, after: Instant) -> usize {
+        let tries = self
+            .tries
+            .values()
+            .flatten()
+            .filter(|&&t| t > after)
+            .count();
+        let delivered = self.ses.delivery_times.iter().filter(|&&t| t > after);
+        tries - delivered.count()
+    }
 }
 
 pub fn ses(max_connections: usize, per_session: usize) -> Ses {
