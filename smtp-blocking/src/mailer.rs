@@ -303,7 +303,7 @@ fn connection(
         Ok(session) => session,
         Err(error) => return report(ConnEvent::OpenFailed(error)),
     };
-    report(ConnEvent::Opened);
+    report(ConnEvent::opened(session.capabilities()));
     while let Ok(command) = commands.recv() {
         match command {
             Command::Send(messages, spans) => {

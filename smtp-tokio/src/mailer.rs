@@ -306,7 +306,7 @@ async fn connection(
         Ok(session) => session,
         Err(error) => return report(ConnEvent::OpenFailed(error)),
     };
-    report(ConnEvent::Opened);
+    report(ConnEvent::opened(session.capabilities()));
     while let Some(command) = commands.recv().await {
         match command {
             Command::Send(messages, spans) => {

@@ -14,7 +14,7 @@ use crate::client::config::Config;
 use crate::client::error::{Error as SessionError, UsageError};
 use crate::client::report::TransactionReport;
 use crate::client::transaction::Envelope;
-use crate::pool::{Attempt, ConnId, Decision, JobId, Pool, PoolPolicy};
+use crate::pool::{Attempt, ConnId, Decision, JobId, Loss, Pool, PoolPolicy};
 
 /// What a mailer does next, from [`Dispatcher::next_order`]. `W` is how the mailer answers
 /// the caller waiting for a message (a channel's sending half, say).
@@ -49,8 +49,12 @@ pub enum Order<W> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConnEvent {
-    /// The session is ready.
-    Opened,
+    /// The session is ready; `pipelining` when its server offers PIPELINING (see
+    /// [`ConnEvent::opened`]).
+    Opened {
+        /// Whether the server pipelines (RFC 2920).
+        pipelining: bool,
+    },
     /// The connection or its session could not be opened.
     OpenFailed(Error),
     /// A message of the batch came to this report.
@@ -72,6 +76,14 @@ pub enum ConnEvent {
 }
 
 impl ConnEvent {
+    /// The event for a session that is ready, with the capabilities its server announced
+    /// (after TLS).
+    pub fn opened(capabilities: Option<&crate::wire::ehlo::Capabilities>) -> Self {
+        Self::Opened {
+            pipelining: capabilities.is_some_and(|c| c.pipelining()),
+        }
+    }
+
     /// Whether the connection is gone after this.
     pub fn ends_connection(&self) -> bool {
         matches!(
@@ -258,9 +270,9 @@ impl<W> Dispatcher<W> {
     pub fn handle(&mut self, conn: ConnId, event: ConnEvent) {
         let now = self.clock.now();
         match event {
-            ConnEvent::Opened => {
+            ConnEvent::Opened { pipelining } => {
                 self.last_failure = None;
-                self.pool.opened(now, conn);
+                self.pool.opened(now, conn, pipelining);
             }
             ConnEvent::OpenFailed(error) => {
                 let permanent = !error.is_transient();
@@ -279,9 +291,11 @@ impl<W> Dispatcher<W> {
             }
             ConnEvent::BatchDone => self.pool.batch_done(now, conn),
             ConnEvent::Lost(error) => {
-                let closed = matches!(&error, SessionError::ServiceClosing(r) if r.is_service_closing())
-                    && !error.reply().is_some_and(crate::pool::is_throttling);
-                self.pool.lost(now, conn, closed);
+                let reply = match &error {
+                    SessionError::ServiceClosing(reply) => Some(reply),
+                    _ => None,
+                };
+                self.pool.lost(now, conn, Loss::of_reply(reply));
             }
             ConnEvent::Checked(ok) => self.pool.checked(now, conn, ok),
             ConnEvent::Retired => self.pool.retired(conn),
@@ -360,7 +374,7 @@ mod tests {
         let Some(Order::Open(conn)) = dispatcher.next_order() else {
             panic!("a connection opens first");
         };
-        dispatcher.handle(conn, ConnEvent::Opened);
+        dispatcher.handle(conn, ConnEvent::Opened { pipelining: true });
         let Some(Order::Send { messages, .. }) = dispatcher.next_order() else {
             panic!("the message goes out on it");
         };

@@ -12,20 +12,21 @@
 //! let job = pool.submit(now);
 //! // No connection yet: the pool asks for one, then gives it the message.
 //! let Some(Decision::Open(conn)) = pool.poll(now) else { panic!() };
-//! pool.opened(now, conn);
+//! pool.opened(now, conn, true);
 //! let Some(Decision::Send { conn: on, jobs }) = pool.poll(now) else { panic!() };
 //! assert_eq!((on, jobs), (conn, vec![job]));
 //! ```
 
+mod attempt;
+mod decide;
 mod pace;
 mod policy;
 mod state;
+mod window;
 
+pub use attempt::{Attempt, Loss};
 pub use policy::{PoolPolicy, Rate};
-pub use state::{Attempt, Pool};
-
-#[cfg(feature = "std")]
-pub(crate) use pace::is_throttling;
+pub use state::Pool;
 
 use alloc::vec::Vec;
 

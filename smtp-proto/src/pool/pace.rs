@@ -2,18 +2,13 @@
 //! what it accepted over the last second becomes the pool's rate, probed upwards while it holds
 //! messages back.
 
-use alloc::collections::VecDeque;
 use core::time::Duration;
 
-use super::policy::{Limiter, Rate};
+use super::window::Window;
 use crate::client::time::Instant;
 use crate::wire::reply::Reply;
 
 const SECOND: Duration = Duration::from_secs(1);
-
-/// Acceptances closer together than this are recorded as one, so the record of the last second
-/// holds at most a hundred entries however fast the server takes messages.
-const GRAIN: Duration = Duration::from_millis(10);
 
 /// Whether a reply refuses a message for the server's sending rate: a `4yz` whose text says
 /// so, as Amazon SES's `454 4.7.0 Throttling failure: Maximum sending rate exceeded.` does (or
@@ -34,21 +29,37 @@ pub(crate) fn is_throttling(reply: &Reply) -> bool {
     starts(b"throttl") || (words().any(|w| w == b"rate") && (starts(b"exceed") || starts(b"limit")))
 }
 
-/// What the server accepted over the last second, and the rate learned at the last throttling.
+/// How long an admission counts against a learned rate: the server's second and a twentieth
+/// more, so that messages whose way to the server takes a little longer than their
+/// predecessors' (a larger body, a slower connection) do not crowd into its window.
+const ADMISSION_SPAN: Duration = Duration::from_millis(1_050);
+
+/// How long after a lesson the reports of the burst that taught it may still raise it.
+const FRESH: Duration = SECOND;
+
+/// What the server accepted over the last second, what the pool started over the last
+/// [`ADMISSION_SPAN`], and the rate learned at the last throttling.
+///
+/// A server that throttles (Amazon SES) counts what it accepted over a sliding second, across
+/// every connection, and refuses what would go over its limit. At a refusal, what it accepted
+/// over the last second is that limit, as the pool's reports show it: the learned rate is a
+/// window of the same second, so that no more messages start within any [`ADMISSION_SPAN`]
+/// than the server accepted in its second. Messages then reach the server at the rate it
+/// allows, whatever the round-trip time and however many connections carry them.
 #[derive(Debug)]
 pub(crate) struct Pace {
-    /// Acceptances within the last second, oldest first: when, and how many (by recipient).
-    recent: VecDeque<(Instant, u32)>,
+    accepted: Window,
+    admitted: Window,
     learned: Option<Learned>,
 }
 
 #[derive(Debug)]
 struct Learned {
-    per_second: u32,
+    /// Messages (by recipient) per window.
+    per_window: u32,
     /// The most the late acceptances of a fresh lesson may raise it to: the rate learned
     /// before, if any.
     ceiling: u32,
-    limiter: Limiter,
     hold: Duration,
     /// When it was learned.
     at: Instant,
@@ -61,90 +72,56 @@ struct Learned {
 impl Pace {
     pub(crate) fn new() -> Self {
         Self {
-            recent: VecDeque::new(),
+            accepted: Window::new(SECOND),
+            admitted: Window::new(ADMISSION_SPAN),
             learned: None,
-        }
-    }
-
-    /// Forgets acceptances older than a second before `now`.
-    fn prune(&mut self, now: Instant) {
-        while self
-            .recent
-            .front()
-            .is_some_and(|&(at, _)| now.saturating_duration_since(at) >= SECOND)
-        {
-            self.recent.pop_front();
         }
     }
 
     /// A message counting `weight` (its recipients) was accepted at `now`.
     pub(crate) fn accepted(&mut self, now: Instant, weight: u32) {
-        self.prune(now);
-        match self.recent.back_mut() {
-            Some((at, count)) if now.saturating_duration_since(*at) < GRAIN => {
-                *count = count.saturating_add(weight);
-            }
-            _ => self.recent.push_back((now, weight)),
-        }
+        self.accepted.add(now, weight);
         self.raise_while_fresh(now);
     }
 
-    /// Nine tenths of what was accepted over the last second, at least one.
-    fn estimate(&self) -> u32 {
-        let accepted: u64 = self.recent.iter().map(|&(_, n)| u64::from(n)).sum();
-        u32::try_from(accepted * 9 / 10).unwrap_or(u32::MAX).max(1)
+    /// What was accepted over the last second, at least one.
+    fn estimate(&mut self, now: Instant) -> u32 {
+        let accepted = self.accepted.total(now);
+        u32::try_from(accepted).unwrap_or(u32::MAX).max(1)
     }
 
-    /// The lesson of the last second, if any: reports of the burst that taught it may still
-    /// come (another connection's acceptances reported after this one's refusal).
-    fn fresh_lesson(&mut self, now: Instant) -> Option<&mut Learned> {
-        self.learned
-            .as_mut()
-            .filter(|l| l.until > now && now.saturating_duration_since(l.at) < SECOND)
-    }
-
-    /// While the lesson is fresh, acceptances reported late raise the rate to what they show,
-    /// never above the rate learned before it.
+    /// While the lesson is fresh, acceptances reported late (another connection's, of the
+    /// burst that taught it) raise the rate to what they show, never above the rate learned
+    /// before it.
     fn raise_while_fresh(&mut self, now: Instant) {
-        let estimate = self.estimate();
-        if let Some(learned) = self.fresh_lesson(now) {
-            let target = estimate.min(learned.ceiling);
-            if target > learned.per_second {
-                learned.per_second = target;
-                learned.limiter.set_rate(Rate::per_second(target), now);
-            }
+        let estimate = self.estimate(now);
+        if let Some(learned) = self.learned.as_mut().filter(|l| l.is_fresh(now)) {
+            learned.per_window = learned.per_window.max(estimate.min(learned.ceiling));
         }
     }
 
-    /// The server refused a message for its sending rate at `now`: pace at nine tenths of
-    /// what it accepted over the last second (or of the rate already learned, if lower), at
-    /// least one a second, for `hold`. Refusals within a second of the last lesson (the rest
-    /// of the same burst) do not lower it again.
+    /// The server refused a message for its sending rate at `now`: from now on, no more
+    /// messages start within a window than it accepted over the last second, for `hold`.
+    /// Refusals within a second of the last lesson (the rest of the same burst) only extend
+    /// it. A later refusal sets it to what was accepted over the last second again: lower if
+    /// the server now takes less (another sender shares its limit), the same otherwise.
     pub(crate) fn throttled(&mut self, now: Instant, hold: Duration) {
-        self.prune(now);
         self.tick(now);
         let until = now.saturating_add(hold);
-        if let Some(learned) = self.fresh_lesson(now) {
-            learned.until = until;
-            return self.raise_while_fresh(now);
-        }
-        let estimate = self.estimate();
+        let estimate = self.estimate(now);
         match self.learned.as_mut() {
+            Some(learned) if learned.is_fresh(now) => learned.until = until,
             Some(learned) => {
-                let ceiling = learned.per_second;
-                learned.per_second = estimate.min(ceiling);
+                let ceiling = learned.per_window;
+                learned.per_window = estimate.min(ceiling);
                 learned.ceiling = ceiling;
-                learned
-                    .limiter
-                    .set_rate(Rate::per_second(learned.per_second), now);
                 (learned.hold, learned.at, learned.until) = (hold, now, until);
                 learned.held_back = false;
             }
             None => {
                 self.learned = Some(Learned {
-                    per_second: estimate,
+                    per_window: estimate,
                     ceiling: u32::MAX,
-                    limiter: Limiter::new(Rate::per_second(estimate)),
                     hold,
                     at: now,
                     until,
@@ -152,11 +129,12 @@ impl Pace {
                 });
             }
         }
+        self.raise_while_fresh(now);
     }
 
     /// At the end of its hold, a learned rate that still held messages back is raised by a
-    /// tenth (at least one a second) and held again, probing towards the server's limit; one
-    /// that held nothing back is dropped. Call it whenever time moves.
+    /// twentieth (at least one) and held again, probing towards the server's limit; one that
+    /// held nothing back is dropped. Call it whenever time moves.
     pub(crate) fn tick(&mut self, now: Instant) {
         let Some(learned) = self.learned.as_mut().filter(|l| l.until <= now) else {
             return;
@@ -165,14 +143,28 @@ impl Pace {
             self.learned = None;
             return;
         }
-        let rate = learned.per_second;
-        let raised = u32::try_from(u64::from(rate) * 11 / 10).unwrap_or(u32::MAX);
-        learned.per_second = raised.max(rate.saturating_add(1));
-        learned
-            .limiter
-            .set_rate(Rate::per_second(learned.per_second), now);
+        let rate = learned.per_window;
+        learned.per_window = rate.saturating_add((rate / 20).max(1));
+        learned.ceiling = u32::MAX;
         learned.until = now.saturating_add(learned.hold);
         learned.held_back = false;
+    }
+
+    /// Whether the learned rate, if any, lets a message counting `weight` start at `now`. A
+    /// message heavier than the whole window starts when the window is empty.
+    pub(crate) fn admits(&self, now: Instant, weight: u32) -> bool {
+        self.next_admission(now, weight).is_none_or(|at| at <= now)
+    }
+
+    /// A message counting `weight` starts at `now`.
+    pub(crate) fn admit(&mut self, now: Instant, weight: u32) {
+        self.admitted.add(now, weight);
+    }
+
+    /// A message counting `weight` that started at `started` was refused for the rate: the
+    /// server did not count it, so neither does the window.
+    pub(crate) fn refused(&mut self, started: Instant, weight: u32) {
+        self.admitted.remove(started, weight);
     }
 
     /// The learned rate kept a message from starting.
@@ -182,17 +174,24 @@ impl Pace {
         }
     }
 
-    /// The learned rate, if one holds.
-    pub(crate) fn limiter(&mut self) -> Option<&mut Limiter> {
-        self.learned.as_mut().map(|l| &mut l.limiter)
+    /// The rate learned, in messages (by recipient) a second, if one holds.
+    pub(crate) fn learned(&self) -> Option<u32> {
+        self.learned.as_ref().map(|l| l.per_window)
     }
 
-    /// When the learned rate admits one more message, or its hold ends (to be probed), if one
-    /// holds.
-    pub(crate) fn next_admission(&self, now: Instant) -> Option<Instant> {
-        self.learned
-            .as_ref()
-            .map(|l| l.limiter.next_admission(now).min(l.until.max(now)))
+    /// When the learned rate admits a message counting `weight`, or its hold ends (to be
+    /// probed), if one holds.
+    pub(crate) fn next_admission(&self, now: Instant, weight: u32) -> Option<Instant> {
+        let learned = self.learned.as_ref()?;
+        let room = u64::from(learned.per_window.saturating_sub(weight));
+        let admission = self.admitted.when_at_most(now, room);
+        Some(admission.min(learned.until.max(now)))
+    }
+}
+
+impl Learned {
+    fn is_fresh(&self, now: Instant) -> bool {
+        self.until > now && now.saturating_duration_since(self.at) < FRESH
     }
 }
 
@@ -211,7 +210,7 @@ mod tests {
     }
 
     fn rate(pace: &Pace) -> Option<u32> {
-        pace.learned.as_ref().map(|l| l.per_second)
+        pace.learned()
     }
 
     const HOLD: Duration = Duration::from_secs(60);
@@ -243,23 +242,30 @@ mod tests {
     }
 
     #[test]
-    fn the_rate_learned_is_nine_tenths_of_the_last_second() {
+    fn the_rate_learned_is_what_the_server_accepted_over_its_last_second() {
         let mut pace = Pace::new();
         for i in 0..30 {
             pace.accepted(at(i * 50), 1);
         }
         // One every 50 ms: 20 in the second up to 1.499 s (0.5 s to 1.45 s).
         pace.throttled(at(1_499), HOLD);
-        assert_eq!(rate(&pace), Some(18));
+        assert_eq!(rate(&pace), Some(20));
         // The rest of the same burst does not lower it.
         pace.throttled(at(1_900), HOLD);
-        assert_eq!(rate(&pace), Some(18));
-        // Throttled again later, with less accepted meanwhile: lower still.
+        assert_eq!(rate(&pace), Some(20));
+        // Throttled again later, with less accepted meanwhile (another sender shares the
+        // limit): lower.
         for i in 0..10 {
-            pace.accepted(at(2_000 + i * 100), 1);
+            pace.accepted(at(3_000 + i * 100), 1);
         }
-        pace.throttled(at(2_999), HOLD);
-        assert_eq!(rate(&pace), Some(9));
+        pace.throttled(at(3_999), HOLD);
+        assert_eq!(rate(&pace), Some(10));
+        // Throttled with as much accepted as the rate allows: the same, no ratchet downwards.
+        for i in 0..10 {
+            pace.accepted(at(5_000 + i * 100), 1);
+        }
+        pace.throttled(at(5_999), HOLD);
+        assert_eq!(rate(&pace), Some(10));
     }
 
     #[test]
@@ -272,46 +278,53 @@ mod tests {
         for i in 0..20 {
             pace.accepted(at(110 + i), 1);
         }
-        assert_eq!(rate(&pace), Some(18));
+        assert_eq!(rate(&pace), Some(20));
         // A second later the lesson is settled: acceptances no longer raise it.
         for i in 0..30 {
             pace.accepted(at(1_200 + i), 1);
         }
-        assert_eq!(rate(&pace), Some(18));
+        assert_eq!(rate(&pace), Some(20));
         // A new lesson may not be raised above the rate learned before it.
         pace.throttled(at(5_000), HOLD);
         assert_eq!(rate(&pace), Some(1), "nothing accepted in the last second");
         for i in 0..40 {
             pace.accepted(at(5_010 + i), 1);
         }
-        assert_eq!(rate(&pace), Some(18));
+        assert_eq!(rate(&pace), Some(20));
+    }
+
+    #[test]
+    fn no_more_start_within_a_window_than_the_server_accepted_in_its_second() {
+        let mut pace = Pace::new();
+        for i in 0..10 {
+            pace.admit(at(i), 1);
+            pace.accepted(at(300 + i), 1);
+        }
+        pace.throttled(at(320), HOLD);
+        assert_eq!(rate(&pace), Some(10));
+        assert!(!pace.admits(at(320), 1), "ten started within the window");
+        // The first admission leaves the window 1.05 s after it started.
+        assert_eq!(pace.next_admission(at(320), 1), Some(at(1_059)));
+        assert!(pace.admits(at(1_059), 1));
+        // A message heavier than the window waits for it to empty.
+        assert_eq!(pace.next_admission(at(320), 50), Some(at(1_059)));
     }
 
     #[test]
     fn a_rate_that_holds_messages_back_is_probed_upwards_and_one_that_does_not_ends() {
         let mut pace = Pace::new();
-        for i in 0..10 {
+        for i in 0..40 {
             pace.accepted(at(i), 1);
         }
         pace.throttled(at(100), HOLD);
-        assert_eq!(rate(&pace), Some(9));
+        assert_eq!(rate(&pace), Some(40));
         pace.held_back();
         pace.tick(at(60_100));
-        assert_eq!(rate(&pace), Some(10), "a tenth more, at least one");
-        assert!(pace.next_admission(at(60_100)).is_some());
+        assert_eq!(rate(&pace), Some(42), "a twentieth more, at least one");
+        assert!(pace.next_admission(at(60_100), 1).is_some());
         // Nothing held back through the next hold: the rate is dropped.
         pace.tick(at(120_100));
         assert_eq!(rate(&pace), None);
-        assert!(pace.next_admission(at(120_100)).is_none());
-    }
-
-    #[test]
-    fn the_record_of_acceptances_stays_small_however_fast_the_server() {
-        let mut pace = Pace::new();
-        for i in 0..100_000 {
-            pace.accepted(at(i / 50), 1);
-        }
-        assert!(pace.recent.len() <= 101, "{}", pace.recent.len());
-        assert_eq!(pace.estimate(), 45_000, "50 a millisecond");
+        assert!(pace.next_admission(at(120_100), 1).is_none());
     }
 }

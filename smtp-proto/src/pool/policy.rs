@@ -5,12 +5,15 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use super::window::Window;
 use crate::client::time::Instant;
 
 /// A rate of messages shared by every connection of a pool: one message per `interval` on
 /// average, with bursts of at most [`burst`](Self::burst) after a pause, so that over any
-/// window of time `t` at most `t / interval + burst` messages start. A message counts once per
-/// recipient (as Amazon SES counts its sending rate) when the pool knows its recipients.
+/// window of time `t` at most `t / interval + burst` messages start, and never more than a
+/// second's worth within any second (Amazon SES counts its maximum send rate over a sliding
+/// second). A message counts once per recipient (as SES counts) when the pool knows its
+/// recipients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
     interval: Duration,
@@ -18,13 +21,15 @@ pub struct Rate {
 }
 
 impl Rate {
-    /// `messages` per second (at least 1), in bursts of up to a tenth of a second's worth (at
-    /// least 1): `per_second(50)` lets 5 go at once after a pause, 55 in the first second.
+    /// `messages` per second (at least 1), in bursts of up to half a second's worth (at least
+    /// 1): `per_second(50)` lets 25 go at once after a pause, and 50 in any second. A server
+    /// that counts its rate over a sliding second (Amazon SES) takes such a burst; connections
+    /// just opened start at once rather than one interval apart.
     pub fn per_second(messages: u32) -> Self {
         let messages = messages.max(1);
         Self {
             interval: Duration::from_secs(1) / messages,
-            burst: (messages / 10).max(1),
+            burst: (messages / 2).max(1),
         }
     }
 
@@ -45,48 +50,64 @@ impl Rate {
 }
 
 /// Admits messages at a [`Rate`], exactly: each admission is decided when it is made, for all
-/// connections together (the generic cell rate algorithm).
-#[derive(Clone, Copy, Debug)]
+/// connections together (the generic cell rate algorithm), and a window of the last second
+/// keeps any second to a second's worth.
+#[derive(Debug)]
 pub(crate) struct Limiter {
     rate: Rate,
     /// When the next message would be due if messages went out evenly.
     due: Instant,
+    /// What started within the last second.
+    second: Window,
+    /// How many may start within any second.
+    per_second: u64,
 }
 
 impl Limiter {
     pub(crate) fn new(rate: Rate) -> Self {
+        let per_second = Duration::from_secs(1).as_nanos() / rate.interval.as_nanos().max(1);
         Self {
             rate,
             due: Instant::ZERO,
+            second: Window::new(Duration::from_secs(1)),
+            per_second: u64::try_from(per_second).unwrap_or(u64::MAX).max(1),
         }
     }
 
     /// Whether a message counting `weight` times may start at `now`; if so it is counted as
     /// started, `weight` slots of the schedule.
     pub(crate) fn admit(&mut self, now: Instant, weight: u32) -> bool {
-        if self.next_admission(now) > now {
+        if self.next_admission_of(now, weight) > now {
             return false;
         }
-        self.due = self
-            .due
-            .max(now)
-            .saturating_add(self.rate.interval * weight);
+        self.second.add(now, weight);
+        // Checked a little late (a timer fires a millisecond after the instant it was set
+        // for): the schedule goes on from when the message was due, so that such delays do
+        // not add up and the rate holds on average. Later than a twentieth of the interval
+        // (no connection was free, or the pool paused) it starts again from now.
+        let late = now.saturating_duration_since(self.due);
+        let start = if late <= self.rate.interval / 20 {
+            self.due
+        } else {
+            now
+        };
+        self.due = start.saturating_add(self.rate.interval * weight);
         true
     }
 
-    /// Changes the rate from `now` on, keeping the schedule of what was admitted: a message
-    /// already due later stays due then, no later than one interval of the new rate.
-    pub(crate) fn set_rate(&mut self, rate: Rate, now: Instant) {
-        self.rate = rate;
-        self.due = self.due.min(now.saturating_add(rate.interval));
+    /// The time between two messages of the rate.
+    pub(crate) fn interval(&self) -> Duration {
+        self.rate.interval
     }
 
-    /// When one more message may start: `now` or later.
-    pub(crate) fn next_admission(&self, now: Instant) -> Instant {
+    /// When a message counting `weight` may start: `now` or later.
+    pub(crate) fn next_admission_of(&self, now: Instant, weight: u32) -> Instant {
         // A burst of `burst` messages may run ahead of the even schedule by `burst - 1` slots.
         let slack = self.rate.interval * self.rate.burst.saturating_sub(1);
         let earliest = Instant::from_duration(self.due.as_duration().saturating_sub(slack));
-        earliest.max(now)
+        // A message heavier than a second's worth waits for an empty window.
+        let room = self.per_second.saturating_sub(u64::from(weight));
+        earliest.max(self.second.when_at_most(now, room)).max(now)
     }
 }
 
@@ -95,17 +116,26 @@ impl Limiter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolPolicy {
-    /// The most connections open at once. Default 4. When a connection fails to open while
-    /// others are open (SES: `421 Too many concurrent SMTP connections`), the pool stays at the
-    /// count it had for [`limit_cooldown`](Self::limit_cooldown).
+    /// The most connections open at once. Default 4; [`ses`](Self::ses) 100. Within it,
+    /// the pool opens one more when messages wait that the rate would let start, no open
+    /// connection is free and those still opening cannot take them all; with no rate known,
+    /// it opens at most twice as many at once as are open (a slow start, so that a server
+    /// that throttles meets a small first burst). Connections that idle for
+    /// [`idle_timeout`](Self::idle_timeout) while another is free retire. When a connection
+    /// fails to open while others are open (SES: `421 Too many concurrent SMTP
+    /// connections`), the pool stays at the count it had for
+    /// [`limit_cooldown`](Self::limit_cooldown).
     pub max_connections: usize,
     /// Retire a connection (QUIT) after this many messages; `None` for no limit. When a server
-    /// ends a session with `421` after some messages (SES: `Maximum message count per session
-    /// reached`, after a few hundred), the pool retires connections at that count for
-    /// [`limit_cooldown`](Self::limit_cooldown), then tries more again.
+    /// ends a session with `421` saying that its count per session was reached (SES:
+    /// `Maximum message count per session reached`, after a few hundred), or ends two
+    /// sessions with `421` after the same number of transactions, the pool retires
+    /// connections at that count for [`limit_cooldown`](Self::limit_cooldown). Transactions
+    /// the server refused count, as SES counts them.
     pub max_messages_per_connection: Option<usize>,
-    /// How many messages one connection is given at a time, pipelined when the server allows.
-    /// Default 32.
+    /// How many messages one connection is given at a time, pipelined, when its server offers
+    /// PIPELINING (RFC 2920). Default 32. A connection to a server that does not pipeline
+    /// (SES) is given one message at a time, so that the rate admits each as it starts.
     pub batch: usize,
     /// QUIT a connection that had nothing to do for this long. Default 60 s.
     pub idle_timeout: Duration,
@@ -116,12 +146,16 @@ pub struct PoolPolicy {
     /// more in production).
     pub rate: Option<Rate>,
     /// When the server refuses a message for its sending rate (SES: `454 Throttling failure:
-    /// Maximum sending rate exceeded.`), send no faster than nine tenths of what it accepted
-    /// over the last second, on all connections (and within [`rate`](Self::rate), if set).
-    /// Each later refusal lowers it; after [`limit_cooldown`](Self::limit_cooldown), a rate
-    /// that still kept messages waiting is raised by a tenth and held again, one that kept none
-    /// waiting ends. Default on: without it, a server that throttles refuses most of a large
-    /// batch again at each retry.
+    /// Maximum sending rate exceeded.`), learn its rate: what it accepted over the last
+    /// second, as the reports show it. From then on, no more messages start within any 1.05 s
+    /// than that, on all connections (and within [`rate`](Self::rate), if set), so that they
+    /// reach the server at the rate it takes whatever the round-trip time. The refused
+    /// message goes again as soon as the pace admits it (once; a second refusal waits for
+    /// the [`retry_delays`](Self::retry_delays)). A later refusal sets the rate again to what
+    /// was accepted over the last second. After each
+    /// [`limit_cooldown`](Self::limit_cooldown), a rate that still kept messages waiting is
+    /// raised by a twentieth and held again; one that kept none waiting ends. Default on:
+    /// without it, a server that throttles refuses most of a large batch again at each retry.
     pub pace_on_throttling: bool,
     /// How long to wait before each new try of a deferred message (a `4yz`, such as SES's
     /// `454 Throttling failure`); after the last, the message is given up with its last reply.
@@ -172,16 +206,26 @@ impl Default for PoolPolicy {
 }
 
 impl PoolPolicy {
-    /// Defaults for Amazon SES: at most 50 recipients per message, connections retired after
-    /// 100 messages (SES ends sessions after a few hundred), the default retry delays of 5, 10
-    /// and 30 s for its `454 Throttling failure`. Set [`rate`](Self::rate) to the account's
-    /// maximum send rate (`Rate::per_second(1)` in the sandbox); without it the pool learns the
-    /// rate from SES's first throttling replies
-    /// ([`pace_on_throttling`](Self::pace_on_throttling)), after a first burst some of which
-    /// is deferred. SES also limits messages per day and 40 MB per message, which the server
-    /// enforces.
+    /// Defaults for Amazon SES: at most 50 recipients per message, up to 100 connections,
+    /// connections retired after 100 messages (SES ends sessions after a few hundred), the
+    /// default retry delays of 5, 10 and 30 s.
+    ///
+    /// SES does not pipeline: a message costs four round trips (MAIL, RCPT, DATA, the end of
+    /// the data), so one connection carries at most `1 / (4 × RTT)` messages a second, about
+    /// three at 80 ms. The ceiling of 100 connections carries 200 a second (a common quota)
+    /// with room to spare at that distance; the pool opens only as many as the work and the
+    /// rate need, since it opens more only while every connection is busy and the rate
+    /// admits more.
+    ///
+    /// Without [`rate`](Self::rate), the pool learns the account's maximum send rate from
+    /// SES's first `454 Throttling failure` ([`pace_on_throttling`](Self::pace_on_throttling)):
+    /// some messages of the first burst are refused and go again under the learned pace.
+    /// Set `rate` to the account's maximum send rate (`Rate::per_second(1)` in the sandbox) to
+    /// be refused none. SES also limits messages per day and 40 MB per message, which the
+    /// server enforces.
     pub fn ses() -> Self {
         Self {
+            max_connections: 100,
             max_messages_per_connection: Some(100),
             max_recipients: Some(50),
             ..Self::default()

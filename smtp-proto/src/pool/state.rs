@@ -4,15 +4,19 @@
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
-use super::pace::{Pace, is_throttling};
+use core::time::Duration;
+
+use super::attempt::{Attempt, Loss};
+use super::pace::Pace;
 use super::policy::{Limiter, PoolPolicy};
 use super::{ConnId, Decision, JobId};
-use crate::client::report::{Outcome, TransactionReport, Verdict};
+use crate::client::report::{TransactionReport, Verdict};
 use crate::client::time::Instant;
 
 #[derive(Debug)]
-enum ConnState {
-    Opening,
+pub(super) enum ConnState {
+    /// Opening since the instant given.
+    Opening(Instant),
     /// Ready for work since the instant given.
     Ready(Instant),
     /// Sending a batch.
@@ -22,24 +26,32 @@ enum ConnState {
 }
 
 #[derive(Debug)]
-struct Conn {
-    id: ConnId,
-    state: ConnState,
+pub(super) struct Conn {
+    pub(super) id: ConnId,
+    pub(super) state: ConnState,
+    /// Whether its server pipelines (RFC 2920): then it is given whole batches, otherwise
+    /// one message at a time, each admitted by the rate when it starts.
+    pub(super) pipelining: bool,
     /// Messages given to it.
-    given: usize,
-    /// Messages the server completed on it (delivered or bounced).
-    completed: usize,
+    pub(super) given: usize,
+    /// Transactions the server saw on it to their end (delivered, bounced, deferred or
+    /// unknown): what a server counts against its cap per session.
+    pub(super) transactions: usize,
     /// Messages given and not yet reported.
-    in_flight: BTreeSet<JobId>,
+    pub(super) in_flight: BTreeSet<JobId>,
 }
 
 #[derive(Debug)]
-struct Job<R> {
+pub(super) struct Job<R> {
     /// What it counts for against the rate: its recipients (Amazon SES counts those).
-    weight: u32,
+    pub(super) weight: u32,
     /// Connections that failed to open while it waited for one.
-    waited: u32,
+    pub(super) waited: u32,
     deferred: u32,
+    /// Refusals for the sending rate that it went again after at once, under the pace.
+    throttled: u32,
+    /// When it last started.
+    pub(super) started: Instant,
     not_attempted: u32,
     report: Option<R>,
 }
@@ -53,58 +65,6 @@ enum End<R> {
     Vanished,
 }
 
-/// What the pool needs to know of a message's report to decide its fate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Attempt {
-    /// The message's verdict.
-    pub verdict: Verdict,
-    /// Whether the session failed under the message rather than the server refusing it: a
-    /// `421`, or a lost connection, a timeout or a malformed reply before the end of the data.
-    /// That says nothing of the message, which goes again at once on another connection.
-    pub session_failed: bool,
-    /// Whether the server deferred the message for its sending rate (SES's `454 Throttling
-    /// failure`): see [`PoolPolicy::pace_on_throttling`]. Such a message waits for its retry
-    /// delay even when the server also ended the session.
-    pub throttled: bool,
-}
-
-impl Attempt {
-    /// What a report says.
-    pub fn of(report: &TransactionReport) -> Self {
-        let session_failed = matches!(report.outcome, Outcome::Interrupted(_))
-            || report.reply().is_some_and(|r| r.is_service_closing());
-        Self {
-            verdict: report.verdict,
-            session_failed,
-            throttled: report.verdict == Verdict::Deferred
-                && report.reply().is_some_and(is_throttling),
-        }
-    }
-
-    /// An attempt that came to `verdict`, the session intact and no throttling: for drivers
-    /// that decide verdicts themselves, and for tests.
-    pub fn new(verdict: Verdict) -> Self {
-        Self {
-            verdict,
-            session_failed: false,
-            throttled: false,
-        }
-    }
-
-    /// The same, with the session failed under the message.
-    pub fn with_session_failed(mut self) -> Self {
-        self.session_failed = true;
-        self
-    }
-
-    /// The same, deferred for the server's sending rate.
-    pub fn with_throttled(mut self) -> Self {
-        self.throttled = true;
-        self
-    }
-}
-
 /// A pool of connections to one server: see the [module docs](super). `R` is what the driver
 /// keeps of each try (a [`TransactionReport`]); the last one comes back with the message's
 /// [`Decision::Finish`].
@@ -116,26 +76,32 @@ impl Attempt {
 /// the policy says so.
 #[derive(Debug)]
 pub struct Pool<R = TransactionReport> {
-    policy: PoolPolicy,
-    limiter: Option<Limiter>,
+    pub(super) policy: PoolPolicy,
+    pub(super) limiter: Option<Limiter>,
     /// The rate learned from a server that throttles.
-    pace: Pace,
-    now: Instant,
-    jobs: BTreeMap<JobId, Job<R>>,
-    ready: VecDeque<JobId>,
+    pub(super) pace: Pace,
+    pub(super) now: Instant,
+    pub(super) jobs: BTreeMap<JobId, Job<R>>,
+    pub(super) ready: VecDeque<JobId>,
     delayed: BTreeSet<(Instant, JobId)>,
-    conns: Vec<Conn>,
+    pub(super) conns: Vec<Conn>,
     next_job: u64,
-    next_conn: u64,
+    pub(super) next_conn: u64,
     finished: VecDeque<(JobId, End<R>)>,
     connect_failures: u32,
-    next_open_at: Instant,
+    pub(super) next_open_at: Instant,
     /// A server refused a connection beyond this many, until the instant given.
-    limit: Option<(usize, Instant)>,
+    pub(super) limit: Option<(usize, Instant)>,
     /// Messages per connection a server allowed before it ended a session with `421`, until
     /// the instant given.
     learned_max: Option<(usize, Instant)>,
-    closing: bool,
+    /// How many transactions the last session a server closed with a plain `421` carried.
+    last_closed_after: Option<usize>,
+    /// Whether the server's last connection to open pipelines; `None` before one opened.
+    pub(super) pipelining: Option<bool>,
+    /// How long the slowest connection so far took to open.
+    pub(super) open_time: Option<Duration>,
+    pub(super) closing: bool,
 }
 
 impl<R> Pool<R> {
@@ -157,6 +123,9 @@ impl<R> Pool<R> {
             next_open_at: Instant::ZERO,
             limit: None,
             learned_max: None,
+            last_closed_after: None,
+            pipelining: None,
+            open_time: None,
             closing: false,
         }
     }
@@ -182,6 +151,8 @@ impl<R> Pool<R> {
             weight: recipients.max(1),
             waited: 0,
             deferred: 0,
+            throttled: 0,
+            started: Instant::ZERO,
             not_attempted: 0,
             report: None,
         };
@@ -230,46 +201,41 @@ impl<R> Pool<R> {
     }
 
     /// When to call [`poll`](Self::poll) again if nothing else happens first: a delayed message
-    /// falls due, the rate admits one more, a connection may be opened again, or one has idled
-    /// long enough to retire.
+    /// falls due, the rate admits one more, a connection may be opened (after a backoff, at
+    /// the end of a hold on the connection count, or when one still opening has taken too
+    /// long), or one has idled long enough to retire.
     pub fn next_deadline(&self) -> Option<Instant> {
         let mut deadlines = Vec::new();
         if let Some(&(due, _)) = self.delayed.first() {
             deadlines.push(due);
         }
-        let any_ready_conn = self
-            .conns
-            .iter()
-            .any(|c| matches!(c.state, ConnState::Ready(_)));
+        deadlines.extend(self.next_retirement());
         if !self.ready.is_empty() {
-            if let (Some(limiter), true) = (&self.limiter, any_ready_conn) {
-                deadlines.push(limiter.next_admission(self.now));
+            if self.has_ready_connection() {
+                deadlines.extend(self.next_admission());
             }
-            if any_ready_conn {
-                deadlines.extend(self.pace.next_admission(self.now));
-            }
-            if self.wants_connection() {
-                deadlines.push(self.next_open_at);
-                if let Some((_, until)) = self.limit {
-                    deadlines.push(until);
-                }
-            }
-        } else {
-            for conn in &self.conns {
-                if let ConnState::Ready(since) = conn.state {
-                    deadlines.push(since.saturating_add(self.policy.idle_timeout));
-                }
-            }
+            deadlines.extend(self.next_open());
         }
         deadlines.into_iter().filter(|&d| d > self.now).min()
     }
 
-    /// Connection `conn` is ready: greeting, EHLO, TLS and AUTH are done.
-    pub fn opened(&mut self, now: Instant, conn: ConnId) {
+    /// Connection `conn` is ready: greeting, EHLO, TLS and AUTH are done. `pipelining` when
+    /// its server offers PIPELINING (RFC 2920): such a connection is given batches of
+    /// [`PoolPolicy::batch`] messages, any other one message at a time, so that each message
+    /// is admitted by the rate when it starts and reported as soon as it ends.
+    pub fn opened(&mut self, now: Instant, conn: ConnId, pipelining: bool) {
         self.observe(now);
         self.connect_failures = 0;
+        self.pipelining = Some(pipelining);
         if let Some(c) = self.conn_mut(conn) {
-            c.state = ConnState::Ready(now);
+            if let ConnState::Opening(since) = c.state {
+                let took = now.saturating_duration_since(since);
+                self.open_time = Some(self.open_time.map_or(took, |t| t.max(took)));
+            }
+            if let Some(c) = self.conn_mut(conn) {
+                c.state = ConnState::Ready(now);
+                c.pipelining = pipelining;
+            }
         }
     }
 
@@ -280,15 +246,17 @@ impl<R> Pool<R> {
     pub fn open_failed(&mut self, now: Instant, conn: ConnId, permanent: bool) {
         self.observe(now);
         self.remove(conn);
-        self.connect_failures += 1;
         let alive = self.conns.len();
-        if alive > 0 && !permanent {
-            self.limit = Some((alive, now.saturating_add(self.policy.limit_cooldown)));
-        }
-        self.next_open_at = now.saturating_add(self.policy.connect_backoff(self.connect_failures));
         if alive > 0 {
+            // The others (open or still opening) are as many as the server takes: keep to
+            // that for a while, without backing off.
+            if !permanent {
+                self.limit = Some((alive, now.saturating_add(self.policy.limit_cooldown)));
+            }
             return;
         }
+        self.connect_failures += 1;
+        self.next_open_at = now.saturating_add(self.policy.connect_backoff(self.connect_failures));
         // Each message waiting for a connection counts the failures it waited through, and is
         // given up after the policy's number (or at once for a permanent failure); messages
         // still delayed for a retry, or submitted later, have their own counts.
@@ -324,7 +292,10 @@ impl<R> Pool<R> {
     ) {
         self.observe(now);
         let now = self.now;
-        let weight = self.jobs.get(&job).map_or(1, |j| j.weight);
+        let (weight, started) = self
+            .jobs
+            .get(&job)
+            .map_or((1, now), |j| (j.weight, j.started));
         let throttled = attempt.throttled && attempt.verdict == Verdict::Deferred;
         if self.policy.pace_on_throttling {
             if attempt.verdict == Verdict::Delivered {
@@ -332,14 +303,15 @@ impl<R> Pool<R> {
             }
             if throttled {
                 self.pace.throttled(now, self.policy.limit_cooldown);
+                self.pace.refused(started, weight);
             }
         }
-        let done_by_server = matches!(attempt.verdict, Verdict::Delivered | Verdict::Bounced);
+        let session_failed = attempt.session_failed;
+        let reached_server = !session_failed && attempt.verdict != Verdict::NotAttempted;
         if let Some(c) = self.conn_mut(conn) {
             c.in_flight.remove(&job);
-            c.completed += usize::from(done_by_server);
+            c.transactions += usize::from(reached_server);
         }
-        let session_failed = attempt.session_failed;
         let policy = &self.policy;
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
@@ -355,6 +327,18 @@ impl<R> Pool<R> {
             // again at once, on whichever connection is free.
             Verdict::NotAttempted => at_once(),
             Verdict::Deferred if session_failed && !throttled => at_once(),
+            // Refused for the rate with the session intact: the pool paces from now on, so
+            // the first such refusal goes again as soon as the pace admits it, not after a
+            // retry delay that would leave the connections idle.
+            Verdict::Deferred
+                if throttled
+                    && !session_failed
+                    && policy.pace_on_throttling
+                    && entry.throttled == 0 =>
+            {
+                entry.throttled += 1;
+                Some(now)
+            }
             _ => {
                 entry.deferred += 1;
                 policy
@@ -396,21 +380,32 @@ impl<R> Pool<R> {
         self.requeue_unreported(requeue);
     }
 
-    /// Connection `conn`'s session failed (after reporting every message of its batch).
-    /// `closed_by_server` when it ended with `421`: after messages completed on it, later
-    /// connections are retired before that many.
-    pub fn lost(&mut self, now: Instant, conn: ConnId, closed_by_server: bool) {
+    /// Connection `conn`'s session failed (after reporting every message of its batch), as
+    /// `loss` says ([`Loss::of_reply`] reads it from the reply that ended it). A cap per
+    /// session is learned from [`Loss::SessionCap`], or from [`Loss::Closed`] after the same
+    /// number of transactions twice: later connections are then retired before that many.
+    pub fn lost(&mut self, now: Instant, conn: ConnId, loss: Loss) {
         self.observe(now);
         let Some(c) = self.remove(conn) else {
             return;
         };
-        if closed_by_server && c.completed > 0 {
-            // For a while: a 421 for another reason (maintenance, a restart) must not cap every
-            // later connection for good.
+        let count = c.transactions;
+        let learn = match loss {
+            Loss::SessionCap => count > 0,
+            Loss::Closed => {
+                let again = count > 0 && self.last_closed_after == Some(count);
+                self.last_closed_after = Some(count);
+                again
+            }
+            Loss::Failed => false,
+        };
+        if learn {
+            // For a while: a server's cap may change, and a 421 for another reason
+            // (maintenance, a restart) must not cap every later connection for good.
             let until = now.saturating_add(self.policy.limit_cooldown);
             let learned = self
                 .per_connection_learned()
-                .map_or(c.completed, |m| m.min(c.completed));
+                .map_or(count, |m| m.min(count));
             self.learned_max = Some((learned, until));
         }
         self.requeue_unreported(c.in_flight);
@@ -448,120 +443,11 @@ impl<R> Pool<R> {
         self.remove(conn);
     }
 
-    /// Gives work to a ready connection, checks or retires one; the first that applies.
     /// The cap on messages per connection learned from a `421`, while it holds.
-    fn per_connection_learned(&self) -> Option<usize> {
+    pub(super) fn per_connection_learned(&self) -> Option<usize> {
         self.learned_max
             .filter(|&(_, until)| self.now < until)
             .map(|(max, _)| max)
-    }
-
-    fn use_ready_connection(&mut self) -> Option<Decision<R>> {
-        let per_connection = match (
-            self.policy.max_messages_per_connection,
-            self.per_connection_learned(),
-        ) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let now = self.now;
-        for index in 0..self.conns.len() {
-            let ConnState::Ready(since) = self.conns[index].state else {
-                continue;
-            };
-            let conn = &mut self.conns[index];
-            let allowance = per_connection.map_or(usize::MAX, |max| max.saturating_sub(conn.given));
-            let idle_too_long = now.saturating_duration_since(since) >= self.policy.idle_timeout;
-            if allowance == 0 || (self.ready.is_empty() && (idle_too_long || self.closing)) {
-                conn.state = ConnState::Retiring;
-                return Some(Decision::Retire(conn.id));
-            }
-            if self.ready.is_empty() {
-                continue;
-            }
-            if now.saturating_duration_since(since) >= self.policy.check_after_idle {
-                conn.state = ConnState::Checking;
-                return Some(Decision::Check(conn.id));
-            }
-            let wanted = self
-                .policy
-                .batch
-                .max(1)
-                .min(allowance)
-                .min(self.ready.len());
-            let mut admitted = 0;
-            while admitted < wanted {
-                let job = self.ready.get(admitted).and_then(|j| self.jobs.get(j));
-                let weight = job.map_or(1, |j| j.weight);
-                // Both rates must admit the message before either counts it.
-                let learned_allows = self.pace.next_admission(now).is_none_or(|at| at <= now);
-                if !learned_allows {
-                    self.pace.held_back();
-                    break;
-                }
-                if !self.limiter.as_mut().is_none_or(|l| l.admit(now, weight)) {
-                    break;
-                }
-                if let Some(learned) = self.pace.limiter() {
-                    learned.admit(now, weight);
-                }
-                admitted += 1;
-            }
-            if admitted == 0 {
-                return None;
-            }
-            let jobs: Vec<JobId> = self.ready.drain(..admitted).collect();
-            for job in &jobs {
-                if let Some(entry) = self.jobs.get_mut(job) {
-                    entry.waited = 0;
-                }
-            }
-            let conn = &mut self.conns[index];
-            conn.given += jobs.len();
-            conn.in_flight.extend(jobs.iter().copied());
-            conn.state = ConnState::Busy;
-            return Some(Decision::Send {
-                conn: conn.id,
-                jobs,
-            });
-        }
-        None
-    }
-
-    /// Whether waiting messages want one more connection than are open or opening.
-    fn wants_connection(&self) -> bool {
-        let max = match self.limit {
-            Some((count, until)) if self.now < until => count.min(self.policy.max_connections),
-            _ => self.policy.max_connections,
-        };
-        let opening = self
-            .conns
-            .iter()
-            .filter(|c| matches!(c.state, ConnState::Opening))
-            .count();
-        let free = self
-            .conns
-            .iter()
-            .any(|c| matches!(c.state, ConnState::Ready(_)));
-        !free
-            && self.conns.len() < max.max(1)
-            && self.ready.len() > opening * self.policy.batch.max(1)
-    }
-
-    fn open_if_needed(&mut self) -> Option<Decision<R>> {
-        if self.ready.is_empty() || !self.wants_connection() || self.now < self.next_open_at {
-            return None;
-        }
-        let id = ConnId(self.next_conn);
-        self.next_conn += 1;
-        self.conns.push(Conn {
-            id,
-            state: ConnState::Opening,
-            given: 0,
-            completed: 0,
-            in_flight: BTreeSet::new(),
-        });
-        Some(Decision::Open(id))
     }
 
     /// Messages a connection was given but never reported go again first, as not attempted.
@@ -585,7 +471,7 @@ impl<R> Pool<R> {
         }
     }
 
-    fn conn_mut(&mut self, conn: ConnId) -> Option<&mut Conn> {
+    pub(super) fn conn_mut(&mut self, conn: ConnId) -> Option<&mut Conn> {
         self.conns.iter_mut().find(|c| c.id == conn)
     }
 

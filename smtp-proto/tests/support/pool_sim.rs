@@ -1,6 +1,8 @@
 //! A simulated Amazon SES for the pool's policy tests, in virtual time: it ends sessions with
-//! `421` after N messages, refuses connections beyond a limit (`421 Too many concurrent SMTP
-//! connections`) and throttles above a rate (`454 Throttling failure`).
+//! `421` after N transactions, refuses connections beyond a limit (`421 Too many concurrent
+//! SMTP connections`) and throttles above a rate over a sliding second (`454 Throttling
+//! failure`). With a round-trip time and no pipelining it is SES as it is: one command at a
+//! time, four round trips a message, five to open a session.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
@@ -8,7 +10,7 @@ use std::time::Duration;
 
 use smtp_sansio::Instant;
 use smtp_sansio::Verdict;
-use smtp_sansio::pool::{Attempt, ConnId, Decision, JobId, Pool, PoolPolicy};
+use smtp_sansio::pool::{Attempt, ConnId, Decision, JobId, Loss, Pool, PoolPolicy};
 
 /// The simulated server.
 #[derive(Default)]
@@ -17,17 +19,35 @@ pub struct Ses {
     pub per_session: usize,
     /// Messages taken per second, beyond which `454`.
     pub throttle: Option<usize>,
+    /// The round-trip time; zero for the fast pipelining server of the older tests (a batch
+    /// takes 10 ms and 2 ms a message, a connection 50 ms to open).
+    pub rtt: Duration,
+    /// Whether it offers PIPELINING; without it, a message costs four round trips.
+    pub pipelining: bool,
+    /// Whether its `421` at the cap per session says so, as SES's does.
+    pub cap_wording: bool,
+    /// How many messages it refused for the rate.
+    pub throttled: usize,
+    /// How many sessions it opened.
+    pub sessions: usize,
     /// Messages whose reply is lost (the connection dies after their data).
     pub lose_reply_of: BTreeSet<JobId>,
     pub open: BTreeMap<ConnId, usize>,
+    /// Accepted within the last two seconds, by when the server took them.
     pub taken: VecDeque<Instant>,
     pub delivered: BTreeMap<JobId, usize>,
     pub delivery_times: Vec<Instant>,
 }
 
+/// The reports of a batch so far, and how its session ended, if it did.
+pub type Batch = (Vec<(JobId, Attempt)>, Option<Loss>);
+
 pub enum Event {
     Opened(ConnId),
-    Reports(ConnId, Vec<(JobId, Attempt)>, bool),
+    /// A message of a batch reaches the end of its data at the server.
+    Arrive(ConnId, JobId),
+    /// The reports of the batch the connection carries.
+    Reports(ConnId),
     Checked(ConnId),
     Retired(ConnId),
 }
@@ -44,6 +64,8 @@ pub struct Run {
     pub finished: BTreeMap<JobId, Option<Attempt>>,
     pub tries: BTreeMap<JobId, Vec<Instant>>,
     pub peak_connections: usize,
+    /// What each connection's batch came to so far, and how its session ended, if it did.
+    pub batches: BTreeMap<ConnId, Batch>,
 }
 
 pub fn ms(n: u64) -> Duration {
@@ -62,6 +84,7 @@ impl Run {
             finished: BTreeMap::new(),
             tries: BTreeMap::new(),
             peak_connections: 0,
+            batches: BTreeMap::new(),
         }
     }
 
@@ -113,7 +136,13 @@ impl Run {
 
     pub fn decide(&mut self, decision: Decision<Attempt>) {
         match decision {
-            Decision::Open(conn) => self.at(ms(50), Event::Opened(conn)),
+            Decision::Open(conn) => {
+                let set_up = match self.ses.rtt.is_zero() {
+                    true => ms(50),
+                    false => self.ses.rtt * 5,
+                };
+                self.at(set_up, Event::Opened(conn))
+            }
             Decision::Send { conn, jobs } => self.send(conn, jobs),
             Decision::Check(conn) => self.at(ms(5), Event::Checked(conn)),
             Decision::Retire(conn) => self.at(ms(5), Event::Retired(conn)),
@@ -130,57 +159,97 @@ impl Run {
         }
     }
 
-    /// The server takes a pipelined batch: 10 ms, then 2 ms per message.
-    pub fn send(&mut self, conn: ConnId, jobs: Vec<JobId>) {
-        let mut reports = Vec::new();
-        let mut closed = false;
-        for (i, job) in jobs.into_iter().enumerate() {
-            let at = self.now.saturating_add(ms(10 + 2 * i as u64));
-            self.tries.entry(job).or_default().push(at);
-            let attempt = |verdict, session_failed| match session_failed {
-                true => Attempt::new(verdict).with_session_failed(),
-                false => Attempt::new(verdict),
-            };
-            if closed {
-                reports.push((job, attempt(Verdict::NotAttempted, false)));
-                continue;
-            }
-            let count = self.ses.open.get(&conn).copied().unwrap_or(0);
-            if count >= self.ses.per_session {
-                // 421 Maximum message count per session reached.
-                reports.push((job, attempt(Verdict::Deferred, true)));
-                closed = true;
-                continue;
-            }
-            while self
-                .ses
-                .taken
-                .front()
-                .is_some_and(|&t| at.saturating_duration_since(t) >= ms(1000))
-            {
-                self.ses.taken.pop_front();
-            }
-            if self
-                .ses
-                .throttle
-                .is_some_and(|max| self.ses.taken.len() >= max)
-            {
-                reports.push((job, Attempt::new(Verdict::Deferred).with_throttled()));
-                continue;
-            }
-            self.ses.taken.push_back(at);
-            *self.ses.open.entry(conn).or_default() += 1;
-            *self.ses.delivered.entry(job).or_default() += 1;
-            self.ses.delivery_times.push(at);
-            if self.ses.lose_reply_of.remove(&job) {
-                reports.push((job, attempt(Verdict::Unknown, false)));
-                closed = true;
-                continue;
-            }
-            reports.push((job, attempt(Verdict::Delivered, false)));
+    /// When the `i`th message of a batch sent now reaches the end of its data at the server,
+    /// and when the whole batch has been answered.
+    fn timing(&self, i: usize, count: usize) -> (Instant, Duration) {
+        let rtt = self.ses.rtt;
+        if rtt.is_zero() {
+            return (
+                self.now.saturating_add(ms(10 + 2 * i as u64)),
+                ms(10 + 2 * count as u64),
+            );
         }
-        let took = ms(10 + 2 * reports.len() as u64);
-        self.at(took, Event::Reports(conn, reports, closed));
+        if self.ses.pipelining {
+            // MAIL, RCPT and DATA in one flight, the body in the next.
+            let at = rtt * 3 / 2 + rtt * i as u32 / 4;
+            return (self.now.saturating_add(at), at + rtt / 2);
+        }
+        let at = rtt * (4 * i as u32) + rtt * 7 / 2;
+        (self.now.saturating_add(at), rtt * 4 * count as u32)
+    }
+
+    /// Whether the server's rate lets one more message be taken now; prunes what is too old
+    /// to matter.
+    fn rate_allows(&mut self) -> bool {
+        let Some(max) = self.ses.throttle else {
+            return true;
+        };
+        let now = self.now;
+        while self
+            .ses
+            .taken
+            .front()
+            .is_some_and(|&t| now.saturating_duration_since(t) >= ms(1000))
+        {
+            self.ses.taken.pop_front();
+        }
+        self.ses.taken.len() < max
+    }
+
+    /// The server takes a batch, as its timing says: each message when it reaches the end of
+    /// its data, the reports when the batch is answered.
+    pub fn send(&mut self, conn: ConnId, jobs: Vec<JobId>) {
+        let count = jobs.len();
+        self.batches.insert(conn, (Vec::new(), None));
+        for (i, job) in jobs.into_iter().enumerate() {
+            let (at, _) = self.timing(i, count);
+            let delay = at.saturating_duration_since(self.now);
+            self.at(delay, Event::Arrive(conn, job));
+        }
+        let (_, took) = self.timing(count.saturating_sub(1), count);
+        self.at(took, Event::Reports(conn));
+    }
+
+    /// A message reaches the server now.
+    fn arrive(&mut self, conn: ConnId, job: JobId) {
+        let now = self.now;
+        self.tries.entry(job).or_default().push(now);
+        let transactions = self.ses.open.get(&conn).copied().unwrap_or(0);
+        let cap_loss = match self.ses.cap_wording {
+            true => Loss::SessionCap,
+            false => Loss::Closed,
+        };
+        let (per_session, closed_already) = (
+            self.ses.per_session,
+            self.batches.get(&conn).is_some_and(|b| b.1.is_some()),
+        );
+        let (attempt, closes) = if closed_already {
+            (Attempt::new(Verdict::NotAttempted), None)
+        } else if transactions >= per_session {
+            // 421 Maximum message count per session reached, to MAIL.
+            let attempt = Attempt::new(Verdict::Deferred).with_session_failed();
+            (attempt, Some(cap_loss))
+        } else {
+            *self.ses.open.entry(conn).or_default() += 1;
+            if !self.rate_allows() {
+                self.ses.throttled += 1;
+                (Attempt::new(Verdict::Deferred).with_throttled(), None)
+            } else {
+                self.ses.taken.push_back(now);
+                *self.ses.delivered.entry(job).or_default() += 1;
+                self.ses.delivery_times.push(now);
+                if self.ses.lose_reply_of.remove(&job) {
+                    (Attempt::new(Verdict::Unknown), Some(Loss::Failed))
+                } else {
+                    (Attempt::new(Verdict::Delivered), None)
+                }
+            }
+        };
+        let batch = self.batches.entry(conn).or_default();
+        batch.0.push((job, attempt));
+        if closes.is_some() {
+            batch.1 = closes;
+        }
     }
 
     pub fn happen(&mut self, event: Event) {
@@ -192,15 +261,19 @@ impl Run {
             }
             Event::Opened(conn) => {
                 self.ses.open.insert(conn, 0);
-                self.pool.opened(now, conn);
+                self.ses.sessions += 1;
+                self.pool
+                    .opened(now, conn, self.ses.pipelining || self.ses.rtt.is_zero());
             }
-            Event::Reports(conn, reports, closed) => {
+            Event::Arrive(conn, job) => self.arrive(conn, job),
+            Event::Reports(conn) => {
+                let (reports, closed) = self.batches.remove(&conn).unwrap_or_default();
                 for (job, attempt) in reports {
                     self.pool.reported(now, conn, job, attempt, attempt);
                 }
-                if closed {
+                if let Some(loss) = closed {
                     self.ses.open.remove(&conn);
-                    self.pool.lost(now, conn, true);
+                    self.pool.lost(now, conn, loss);
                 } else {
                     self.pool.batch_done(now, conn);
                 }
@@ -241,6 +314,27 @@ pub fn ses(max_connections: usize, per_session: usize) -> Ses {
     Ses {
         max_connections,
         per_session,
+        cap_wording: true,
         ..Ses::default()
+    }
+}
+
+/// Amazon SES as it answers: no pipelining, `rtt` away, `rate` recipients a second over all
+/// connections, at most `connections` at once, 200 messages a session.
+pub fn real_ses(rtt: Duration, rate: usize, connections: usize) -> Ses {
+    Ses {
+        throttle: Some(rate),
+        rtt,
+        pipelining: false,
+        ..ses(connections, 200)
+    }
+}
+
+impl Run {
+    /// Messages a second from the first submission to the last delivery.
+    pub fn achieved(&self) -> f64 {
+        let last = self.ses.delivery_times.iter().max().copied();
+        let secs = last.map_or(0.0, |t| t.as_duration().as_secs_f64());
+        self.ses.delivery_times.len() as f64 / secs
     }
 }
