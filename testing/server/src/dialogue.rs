@@ -5,8 +5,10 @@ use std::io;
 
 use super::conn::{Conn, End};
 use super::fault::{FaultAction, FaultPoint};
+use super::limits::Counters;
+use super::replies::{Personality, ehlo};
 use super::sasl::auth;
-use super::{ServerOptions, Shared, store};
+use super::{Shared, store};
 
 /// The mail transaction in progress.
 #[derive(Default)]
@@ -27,6 +29,17 @@ struct Session {
     txn: Transaction,
 }
 
+/// The value of the `SIZE=` parameter of a MAIL command, if it has one.
+fn declared_size(argument: &str) -> Option<u64> {
+    let parameters = argument.rsplit_once('>').map_or("", |(_, rest)| rest);
+    parameters.split_ascii_whitespace().find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.eq_ignore_ascii_case("SIZE")
+            .then(|| value.parse().ok())
+            .flatten()
+    })
+}
+
 fn path(argument: &str) -> String {
     let start = argument.find('<').map_or(0, |i| i + 1);
     let end = argument[start..]
@@ -38,6 +51,8 @@ fn path(argument: &str) -> String {
 /// Runs the dialogue until QUIT, the client's close, or the armed fault.
 pub(super) async fn run(shared: &Shared, conn: &mut Conn) -> io::Result<End> {
     let options = &shared.options;
+    let replies = options.personality.replies();
+    let limits = &options.limits;
     if options.implicit_tls {
         conn.start_tls(&shared.acceptor).await?;
     }
@@ -45,12 +60,12 @@ pub(super) async fn run(shared: &Shared, conn: &mut Conn) -> io::Result<End> {
         return Ok(End::Fault(action));
     }
     if conn.over_limit {
-        conn.reply("421 4.7.0 Too many concurrent SMTP connections")
-            .await?;
+        Counters::add(&shared.stats.refused_connections);
+        conn.reply(replies.too_many_connections).await?;
         return Ok(End::Fault(FaultAction::Eof));
     }
     let mut session = Session::default();
-    conn.reply("220 localhost ESMTP smtp-test-server").await?;
+    conn.reply(&options.personality.greeting()).await?;
     while let Some(line) = conn.line().await? {
         let (verb, argument) = line.split_once(' ').unwrap_or((&line, ""));
         let verb = verb.to_ascii_uppercase();
@@ -75,16 +90,16 @@ pub(super) async fn run(shared: &Shared, conn: &mut Conn) -> io::Result<End> {
             }
             "HELO" => {
                 *txn = Transaction::default();
-                conn.reply("250 localhost").await?;
+                conn.reply(&format!("250 {}", replies.host)).await?;
             }
             "STARTTLS" if !conn.tls && options.starttls => {
-                conn.reply("220 2.0.0 Ready to start TLS").await?;
+                conn.reply(replies.starttls).await?;
                 // Nothing sent before the handshake may be acted on after it (RFC 3207 §4.2).
                 conn.discard_buffered();
                 conn.start_tls(&shared.acceptor).await?;
                 session = Session::default();
             }
-            "AUTH" if !conn.tls => conn.reply("538 5.7.11 Encryption required").await?,
+            "AUTH" if !conn.tls => conn.reply(replies.encryption_required).await?,
             "AUTH" => {
                 if let Some(user) = auth(conn, options, argument).await? {
                     session.user = Some(user);
@@ -96,62 +111,59 @@ pub(super) async fn run(shared: &Shared, conn: &mut Conn) -> io::Result<End> {
                     || options.bearer_token.is_some())
                     && session.user.is_none() =>
             {
-                conn.reply("530 5.7.0 Authentication required").await?;
+                conn.reply(replies.auth_required).await?;
             }
-            "MAIL"
-                if options
-                    .limits
-                    .messages_per_session
-                    .is_some_and(|n| conn.taken >= n) =>
-            {
-                conn.reply("421 4.4.2 Maximum message count per session reached")
-                    .await?;
+            "MAIL" if limits.messages_per_session.is_some_and(|n| conn.taken >= n) => {
+                Counters::add(&shared.stats.session_caps);
+                conn.reply(replies.session_cap).await?;
                 return Ok(End::Fault(FaultAction::Eof));
             }
-            "MAIL" if txn.from.is_some() => {
-                conn.reply("503 5.5.1 Error: nested MAIL command").await?
+            "MAIL" if txn.from.is_some() => conn.reply(replies.nested_mail).await?,
+            "MAIL" if declared_size(argument).is_some_and(|n| n > options.size) => {
+                conn.reply(replies.too_large).await?
             }
             "MAIL" => {
                 let from = path(argument);
                 if from.starts_with("tempfail") {
-                    conn.reply("451 4.3.0 Temporary failure: try again later")
-                        .await?;
+                    conn.reply(replies.sender_tempfail).await?;
                 } else if from.starts_with("reject") {
-                    conn.reply("550 5.7.1 Sender rejected").await?;
+                    conn.reply(replies.sender_reject).await?;
                 } else {
                     *txn = Transaction {
                         from: Some(from),
                         ..Transaction::default()
                     };
-                    conn.reply("250 2.1.0 Ok").await?;
+                    conn.reply(replies.mail_ok).await?;
                 }
             }
-            "RCPT" if txn.from.is_none() => {
-                conn.reply("503 5.5.1 Error: need MAIL command").await?
-            }
+            "RCPT" if txn.from.is_none() => conn.reply(replies.need_mail).await?,
             "RCPT" => {
                 let to = path(argument);
+                let (too_many, at_rcpt) = replies.too_many_recipients;
+                let full = limits
+                    .recipients_per_message
+                    .is_some_and(|n| txn.to.len() >= n);
                 if to.starts_with("reject") {
-                    conn.reply("550 5.1.1 Recipient address rejected: User unknown")
+                    conn.reply(&replies.rcpt_reject.replace("{path}", &to))
                         .await?;
                 } else if to.starts_with("tempfail") {
-                    conn.reply("450 4.2.0 Recipient address rejected: try again later")
-                        .await?;
+                    conn.reply(replies.rcpt_tempfail).await?;
+                } else if full && at_rcpt {
+                    conn.reply(too_many).await?;
                 } else {
                     txn.to.push(to);
-                    conn.reply("250 2.1.5 Ok").await?;
+                    conn.reply(replies.rcpt_ok).await?;
                 }
             }
-            "DATA" if txn.from.is_none() => {
-                conn.reply("503 5.5.1 Error: need RCPT command").await?
-            }
-            "DATA" if txn.to.is_empty() => {
-                conn.reply("554 5.5.1 Error: no valid recipients").await?
-            }
+            "DATA" if txn.from.is_none() => conn.reply(replies.need_rcpt).await?,
+            "DATA" if txn.to.is_empty() => conn.reply(replies.no_recipients).await?,
             "DATA" => {
                 if let Some(end) = data(shared, conn, &mut session).await? {
                     return Ok(end);
                 }
+            }
+            "BDAT" if options.personality == Personality::Ses && !options.chunking => {
+                conn.reply(replies.unknown).await?
             }
             "BDAT" => {
                 if let Some(end) = bdat(shared, conn, &mut session, argument).await? {
@@ -160,55 +172,17 @@ pub(super) async fn run(shared: &Shared, conn: &mut Conn) -> io::Result<End> {
             }
             "RSET" => {
                 *txn = Transaction::default();
-                conn.reply("250 2.0.0 Ok").await?;
+                conn.reply(replies.ok).await?;
             }
-            "NOOP" => conn.reply("250 2.0.0 Ok").await?,
+            "NOOP" => conn.reply(replies.ok).await?,
             "QUIT" => {
-                conn.reply("221 2.0.0 Bye").await?;
+                conn.reply(replies.quit).await?;
                 break;
             }
-            _ => {
-                conn.reply("502 5.5.2 Error: command not recognized")
-                    .await?
-            }
+            _ => conn.reply(replies.unknown).await?,
         }
     }
     Ok(End::Closed)
-}
-
-/// The reply to EHLO: the extensions on offer.
-fn ehlo(options: &ServerOptions, tls: bool) -> String {
-    let mut lines = vec!["localhost".to_string(), format!("SIZE {}", options.size)];
-    lines.extend(["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8"].map(String::from));
-    if options.pipelining {
-        lines.push("PIPELINING".into());
-    }
-    if options.chunking {
-        lines.push("CHUNKING".into());
-    }
-    if !tls && options.starttls {
-        lines.push("STARTTLS".into());
-    }
-    let mut mechanisms = Vec::new();
-    if options.auth.is_some() {
-        mechanisms.extend(["PLAIN", "LOGIN"]);
-    }
-    if options.client_certificates {
-        mechanisms.push("EXTERNAL");
-    }
-    if options.bearer_token.is_some() {
-        mechanisms.extend(["XOAUTH2", "OAUTHBEARER"]);
-    }
-    if tls && !mechanisms.is_empty() {
-        lines.push(format!("AUTH {}", mechanisms.join(" ")));
-    }
-    let last = lines.len() - 1;
-    let text: Vec<String> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| format!("250{}{l}", if i == last { ' ' } else { '-' }))
-        .collect();
-    text.join("\r\n")
 }
 
 /// Ends the message at the end of its body: stores it and replies, or meets the armed fault
@@ -232,13 +206,31 @@ async fn finish(
         }
         return Ok(Some(End::Fault(action)));
     }
-    if !shared.take_one() {
-        conn.reply("454 4.7.0 Throttling failure: Maximum sending rate exceeded.")
-            .await?;
+    let options = &shared.options;
+    let replies = options.personality.replies();
+    // SES counts every transaction that reached the end of its data toward the session's cap.
+    if options.personality == Personality::Ses {
+        conn.taken += 1;
+    }
+    let limit = options.limits.recipients_per_message;
+    let refusal = if data.len() as u64 > options.size {
+        Some(replies.too_large.to_string())
+    } else if let Some(limit) = limit.filter(|&n| txn.to.len() > n) {
+        let (text, _) = replies.too_many_recipients;
+        Some(text.replace("{limit}", &limit.to_string()))
+    } else if !shared.admit(txn.to.len()) {
+        Some(replies.throttled.to_string())
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        conn.reply(&refusal).await?;
         return Ok(None);
     }
     let id = store(shared, txn, data, conn.tls, &session.user);
-    conn.taken += 1;
+    if options.personality != Personality::Ses {
+        conn.taken += 1;
+    }
     conn.reply(&format!("250 Ok {id}")).await?;
     Ok(None)
 }
@@ -284,7 +276,8 @@ async fn bdat(
         if let Some(action) = fault {
             return Ok(Some(End::Fault(action)));
         }
-        conn.reply("554 5.5.1 Error: no valid recipients").await?;
+        let replies = shared.options.personality.replies();
+        conn.reply(replies.no_recipients).await?;
         return Ok(None);
     }
     txn.chunks.extend_from_slice(&chunk);

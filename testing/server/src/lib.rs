@@ -2,9 +2,10 @@
 //!
 //! It speaks enough SMTP to exercise a client for real: STARTTLS or implicit TLS with a
 //! certificate generated at start (a CA and a `localhost`/`127.0.0.1` certificate it signed),
-//! AUTH PLAIN and LOGIN (only over TLS), PIPELINING, CHUNKING, SIZE, and Amazon-SES-like
-//! `250 Ok <message id>` replies. It listens on 127.0.0.1 only, runs in the tokio runtime it is
-//! started from, and stops when its [`TestServer`] is dropped.
+//! AUTH PLAIN and LOGIN (only over TLS), PIPELINING, CHUNKING, SIZE (enforced), and
+//! Amazon-SES-like `250 Ok <message id>` replies, or Amazon SES's whole personality
+//! ([`ServerOptions::ses`]). It listens on loopback addresses only (127.0.0.1 by default), runs
+//! in the tokio runtime it is started from, and stops when its [`TestServer`] is dropped.
 //!
 //! ```no_run
 //! use smtp_test_server::{ServerOptions, TestServer};
@@ -94,9 +95,35 @@
 //! that is not the last stores nothing. The connection is recorded in
 //! [`TestServer::connections`] before it closes.
 //!
+//! # Amazon SES
+//!
 //! [`Limits`] make it behave like Amazon SES under load: a session ends with `421` after N
-//! messages, connections beyond a count are greeted with `421` and closed, and messages beyond
-//! a rate get `454 Throttling failure` at the end of their data.
+//! messages, connections beyond a count are greeted with `421` and closed, messages beyond the
+//! account's sending rate (recipients per second over all connections, a sliding one-second
+//! window) get `454 Throttling failure` at the end of their data and are dropped, messages
+//! with too many recipients are refused, a silent session is closed, and every reply can be
+//! delayed by a latency that stands for the distance to the server. [`ServerOptions::ses`]
+//! adds SES's personality ([`Personality::Ses`]): its greeting, EHLO reply and reply texts,
+//! with [`Limits::ses`]. [`TestServer::stats`] counts what a benchmark needs:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use smtp_test_server::{Limits, ServerOptions, TestServer};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! // SES in the sandbox, 40 ms away: one recipient per second.
+//! let limits = Limits::ses()
+//!     .recipients_per_second(1)
+//!     .latency(Duration::from_millis(40));
+//! let server = TestServer::start(ServerOptions::ses().with_limits(limits)).await?;
+//! // ... send through server.addr() ...
+//! let stats = server.stats();
+//! println!("{} taken, {} throttled", stats.accepted, stats.throttled);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/ses_server.rs` runs it as a process of its own, for benchmarks.
 
 #![forbid(unsafe_code)]
 
@@ -104,11 +131,18 @@ mod cert;
 mod conn;
 mod dialogue;
 mod fault;
+mod limits;
+mod options;
+mod replies;
 mod sasl;
 #[cfg(feature = "tracing")]
 pub mod spans;
+mod timing;
 
 pub use fault::{Fault, FaultAction, FaultPoint};
+pub use limits::{Limits, Stats};
+pub use options::ServerOptions;
+pub use replies::Personality;
 
 use std::io;
 use std::net::SocketAddr;
@@ -118,98 +152,6 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-
-/// What the server offers.
-#[derive(Clone, Debug)]
-pub struct ServerOptions {
-    /// TLS from the first byte (port 465 style) instead of plaintext with STARTTLS.
-    pub implicit_tls: bool,
-    /// Offer STARTTLS on plaintext connections.
-    pub starttls: bool,
-    /// Require AUTH with this user and password (offered only over TLS).
-    pub auth: Option<(String, String)>,
-    /// Offer PIPELINING.
-    pub pipelining: bool,
-    /// Offer CHUNKING (BDAT).
-    pub chunking: bool,
-    /// Advertise SIZE with this limit.
-    pub size: u64,
-    /// The DNS name the certificate is issued for (it also covers 127.0.0.1). Another name than
-    /// the one the client dials makes the handshake fail (SECURITY.md G5).
-    pub certificate_name: String,
-    /// A failure to cause on purpose (see the [crate documentation](crate)); none by default.
-    pub fault: Option<Fault>,
-    /// Amazon SES-like limits: how many messages a session may carry, how many connections
-    /// may be open at once, how many messages a second are taken. None by default.
-    pub limits: Limits,
-    /// Mutual TLS: require a client certificate signed by the server's CA, so that a handshake
-    /// without one fails, and offer AUTH EXTERNAL (RFC 4422 Appendix A), which authenticates
-    /// as the certificate's subject. [`TestServer::client_certificate_pem`] gives a certificate
-    /// that passes. Off by default.
-    pub client_certificates: bool,
-    /// Offer XOAUTH2 and OAUTHBEARER (over TLS) and accept this bearer token, for any user.
-    /// Another token gets the JSON error challenge of RFC 7628 §3.2.2 (status `401`), then
-    /// `535 5.7.8`: a token that expired. None by default.
-    pub bearer_token: Option<String>,
-}
-
-/// Limits the server enforces the way Amazon SES does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Limits {
-    /// After this many messages taken on a connection, the next MAIL gets
-    /// `421 4.4.2 Maximum message count per session reached` and the connection closes.
-    pub messages_per_session: Option<usize>,
-    /// A connection beyond this many open at once is greeted with
-    /// `421 4.7.0 Too many concurrent SMTP connections` and closed.
-    pub connections: Option<usize>,
-    /// Beyond this many messages in any second, the end of the data gets
-    /// `454 4.7.0 Throttling failure: Maximum sending rate exceeded.`
-    pub per_second: Option<usize>,
-}
-
-impl Limits {
-    /// No limits.
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    /// These limits, with `messages_per_session` set.
-    pub fn messages_per_session(mut self, messages: usize) -> Self {
-        self.messages_per_session = Some(messages);
-        self
-    }
-
-    /// These limits, with `connections` set.
-    pub fn connections(mut self, connections: usize) -> Self {
-        self.connections = Some(connections);
-        self
-    }
-
-    /// These limits, with `per_second` set.
-    pub fn per_second(mut self, messages: usize) -> Self {
-        self.per_second = Some(messages);
-        self
-    }
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        Self {
-            implicit_tls: false,
-            starttls: true,
-            auth: Some(("demo".into(), "demo-password".into())),
-            pipelining: true,
-            chunking: true,
-            size: 35 * 1024 * 1024,
-            certificate_name: "localhost".into(),
-            fault: None,
-            limits: Limits::default(),
-            client_certificates: false,
-            bearer_token: None,
-        }
-    }
-}
 
 /// A message the server accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,7 +192,7 @@ pub struct TestServer {
     client: Option<(String, String)>,
     received: Arc<Mutex<Vec<Received>>>,
     connections: Arc<Mutex<Vec<ConnectionRecord>>>,
-    accepted: Arc<AtomicUsize>,
+    stats: Arc<limits::Counters>,
     task: JoinHandle<()>,
 }
 
@@ -266,46 +208,54 @@ struct Shared {
     received: Arc<Mutex<Vec<Received>>>,
     connections: Arc<Mutex<Vec<ConnectionRecord>>>,
     counter: AtomicU64,
-    /// Connections open now.
+    /// Connections open now, not counting those refused for `Limits::connections`.
     open: AtomicUsize,
-    /// When the messages of the last second were taken, for `Limits::per_second`.
-    taken: Mutex<std::collections::VecDeque<std::time::Instant>>,
+    /// What was taken within the last second, for the sending rates.
+    rates: Mutex<limits::Rates>,
+    stats: Arc<limits::Counters>,
 }
 
 impl Shared {
-    /// Whether one more message may be taken now under `Limits::per_second`; if so it counts.
-    fn take_one(&self) -> bool {
-        let Some(max) = self.options.limits.per_second else {
+    /// Whether a message with `recipients` may be taken now under the sending rates; if so it
+    /// counts, if not it is counted as throttled.
+    fn admit(&self, recipients: usize) -> bool {
+        let limits = &self.options.limits;
+        if limits.per_second.is_none() && limits.recipients_per_second.is_none() {
             return true;
-        };
-        let Ok(mut taken) = self.taken.lock() else {
-            return true;
-        };
-        let now = std::time::Instant::now();
-        while taken
-            .front()
-            .is_some_and(|&t| now.duration_since(t) >= std::time::Duration::from_secs(1))
-        {
-            taken.pop_front();
         }
-        if taken.len() >= max {
-            return false;
+        let admitted = match self.rates.lock() {
+            Ok(mut rates) => rates.admit(limits, std::time::Instant::now(), recipients),
+            Err(_) => true,
+        };
+        if !admitted {
+            limits::Counters::add(&self.stats.throttled);
         }
-        taken.push_back(now);
-        true
+        admitted
     }
 }
 
 impl TestServer {
     /// Starts listening on an ephemeral port of 127.0.0.1.
     pub async fn start(options: ServerOptions) -> io::Result<Self> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), options).await
+    }
+
+    /// Starts listening on `addr`, which must be a loopback address (port 0 for any free one);
+    /// any other address is refused with [`io::ErrorKind::InvalidInput`].
+    pub async fn start_on(addr: SocketAddr, options: ServerOptions) -> io::Result<Self> {
+        if !addr.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{addr} is not a loopback address"),
+            ));
+        }
         let cert::Certificates {
             acceptor,
             ca_pem,
             client,
         } = cert::tls_acceptor(&options.certificate_name, options.client_certificates)
             .map_err(io::Error::other)?;
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(Mutex::new(Vec::new()));
@@ -316,14 +266,16 @@ impl TestServer {
             connections: connections.clone(),
             counter: AtomicU64::new(0),
             open: AtomicUsize::new(0),
-            taken: Mutex::new(std::collections::VecDeque::new()),
+            rates: Mutex::new(limits::Rates::default()),
+            stats: Arc::default(),
         });
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counter = accepted.clone();
+        let stats = shared.stats.clone();
+        let accepting = shared.clone();
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
+                let counter = &accepting.stats.connections;
                 let number = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                tokio::spawn(conn::serve(shared.clone(), tcp, number));
+                tokio::spawn(conn::serve(accepting.clone(), tcp, number));
             }
         });
         Ok(Self {
@@ -332,7 +284,7 @@ impl TestServer {
             client,
             received,
             connections,
-            accepted,
+            stats,
             task,
         })
     }
@@ -368,7 +320,13 @@ impl TestServer {
 
     /// How many connections it has accepted so far.
     pub fn accepted_connections(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
+        self.stats.connections.load(Ordering::SeqCst)
+    }
+
+    /// What it has counted so far: messages accepted and throttled, sessions ended by the
+    /// per-session cap, connections refused, the most connections open at once.
+    pub fn stats(&self) -> Stats {
+        self.stats.snapshot()
     }
 }
 
@@ -380,7 +338,8 @@ fn store(
     user: &Option<String>,
 ) -> String {
     let n = shared.counter.fetch_add(1, Ordering::Relaxed);
-    let id = format!("0100019a{n:08x}-test-000000");
+    let id = shared.options.personality.message_id(n);
+    limits::Counters::add(&shared.stats.accepted);
     let message = Received {
         id: id.clone(),
         from: txn.from.unwrap_or_default(),

@@ -6,6 +6,7 @@ use std::io;
 
 use super::ServerOptions;
 use super::conn::Conn;
+use super::replies::Replies;
 
 /// A SASL response's octets (RFC 4954 §4), or `None` if it is not base64.
 fn decode(response: &str) -> Option<Vec<u8>> {
@@ -21,13 +22,14 @@ pub(super) async fn auth(
     options: &ServerOptions,
     argument: &str,
 ) -> io::Result<Option<String>> {
+    let replies = options.personality.replies();
     let (mechanism, initial) = argument.split_once(' ').unwrap_or((argument, ""));
     if mechanism.eq_ignore_ascii_case("EXTERNAL") && options.client_certificates {
-        return external(conn, initial).await;
+        return external(conn, initial, replies).await;
     }
     let oauth = ["XOAUTH2", "OAUTHBEARER"].map(|m| mechanism.eq_ignore_ascii_case(m));
     if let (Some(token), true) = (&options.bearer_token, oauth.contains(&true)) {
-        return bearer(conn, initial, token).await;
+        return bearer(conn, initial, token, replies).await;
     }
     let credentials = match mechanism.to_ascii_uppercase().as_str() {
         "PLAIN" => {
@@ -50,8 +52,7 @@ pub(super) async fn auth(
             decode(&name).zip(decode(&password))
         }
         _ => {
-            conn.reply("504 5.5.4 Unrecognized authentication type")
-                .await?;
+            conn.reply(replies.auth_unknown).await?;
             return Ok(None);
         }
     };
@@ -60,18 +61,17 @@ pub(super) async fn auth(
         .as_ref()
         .map(|(u, p)| (u.as_bytes().to_vec(), p.as_bytes().to_vec()));
     if credentials.is_some() && credentials == expected {
-        conn.reply("235 2.7.0 Authentication successful").await?;
+        conn.reply(replies.auth_ok).await?;
         Ok(options.auth.as_ref().map(|(u, _)| u.clone()))
     } else {
-        conn.reply("535 5.7.8 Authentication credentials invalid")
-            .await?;
+        conn.reply(replies.auth_failed).await?;
         Ok(None)
     }
 }
 
 /// AUTH EXTERNAL (RFC 4422 Appendix A): the client certificate's subject, if the client
 /// presented one and asks to act as no one else.
-async fn external(conn: &mut Conn, initial: &str) -> io::Result<Option<String>> {
+async fn external(conn: &mut Conn, initial: &str, replies: &Replies) -> io::Result<Option<String>> {
     let response = if initial.is_empty() {
         conn.reply("334 ").await?;
         conn.line().await?.unwrap_or_default()
@@ -86,11 +86,10 @@ async fn external(conn: &mut Conn, initial: &str) -> io::Result<Option<String>> 
     let acts_as_itself =
         authzid.is_some_and(|a| a.is_empty() || a == crate::cert::CLIENT_NAME.as_bytes());
     if conn.client_certificate && acts_as_itself {
-        conn.reply("235 2.7.0 Authentication successful").await?;
+        conn.reply(replies.auth_ok).await?;
         Ok(Some(crate::cert::CLIENT_NAME.into()))
     } else {
-        conn.reply("535 5.7.8 Authentication credentials invalid")
-            .await?;
+        conn.reply(replies.auth_failed).await?;
         Ok(None)
     }
 }
@@ -101,7 +100,12 @@ const TOKEN_REFUSED: &str =
 
 /// XOAUTH2 or OAUTHBEARER: `user=` or `a=` names the user, `auth=Bearer <token>` must carry
 /// `expected`. A wrong token gets the error challenge, whose answer gets `535`.
-async fn bearer(conn: &mut Conn, initial: &str, expected: &str) -> io::Result<Option<String>> {
+async fn bearer(
+    conn: &mut Conn,
+    initial: &str,
+    expected: &str,
+    replies: &Replies,
+) -> io::Result<Option<String>> {
     use base64::Engine;
     let response = if initial.is_empty() {
         conn.reply("334 ").await?;
@@ -122,13 +126,12 @@ async fn bearer(conn: &mut Conn, initial: &str, expected: &str) -> io::Result<Op
         }
     }
     if token.as_deref() == Some(expected) {
-        conn.reply("235 2.7.0 Authentication successful").await?;
+        conn.reply(replies.auth_ok).await?;
         return Ok(Some(user.unwrap_or_default()));
     }
     let challenge = base64::engine::general_purpose::STANDARD.encode(TOKEN_REFUSED);
     conn.reply(&format!("334 {challenge}")).await?;
     let _ = conn.line().await?;
-    conn.reply("535 5.7.8 Username and Password not accepted")
-        .await?;
+    conn.reply(replies.token_failed).await?;
     Ok(None)
 }
