@@ -6,7 +6,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 
 use bytes::Bytes;
-use smtp_sansio::driver::{ConnEvent, Dispatcher, Order};
+use smtp_sansio::driver::{ConnEvent, Dispatcher, InFlight, Order};
 use smtp_sansio::pool::{ConnId, JobId, PoolPolicy};
 use smtp_sansio::{Envelope, TransactionReport, UsageError};
 
@@ -210,11 +210,11 @@ fn dispatch(
                 _ => continue,
             };
             let (conn, command) = command;
-            let delivered = conns.get(&conn).is_some_and(|c| c.send(command).is_ok());
-            if !delivered {
-                // Its task is gone without a word: what it held may have gone out.
-                conns.remove(&conn);
-                dispatcher.handle(conn, ConnEvent::Vanished);
+            // A connection's task reports how it ended before it stops taking orders, so an
+            // order that cannot be handed over is answered by that last event: the pool takes
+            // the order's messages back (not attempted) or, if the task failed, vanished.
+            if let Some(commands) = conns.get(&conn) {
+                let _ = commands.send(command);
             }
         }
         if closing && dispatcher.is_done() {
@@ -304,41 +304,64 @@ fn connection(
         Err(error) => return report(ConnEvent::OpenFailed(error)),
     };
     report(ConnEvent::opened(session.capabilities()));
-    while let Ok(command) = commands.recv() {
+    let mut flight: InFlight<Option<Span>> = InFlight::default();
+    loop {
+        // Orders already waiting are queued at once, behind what is in flight, so that a
+        // pipelining server's pipeline does not run dry; with nothing in flight, wait for one.
+        let command = match commands.try_recv() {
+            Ok(command) => Some(command),
+            Err(_) if flight.is_empty() => match commands.recv() {
+                Ok(command) => Some(command),
+                Err(_) => return,
+            },
+            Err(_) => None,
+        };
         match command {
-            Command::Send(messages, spans) => {
-                let (jobs, batch): (Vec<JobId>, Vec<_>) = messages
+            Some(Command::Send(messages, spans)) => {
+                let mut spans = spans.into_iter();
+                let tagged = messages
                     .into_iter()
-                    .map(|(job, e, b)| (job, (e, b)))
-                    .unzip();
-                let sent = session.send_all_within(batch, &spans);
-                for event in ConnEvent::of_batch(&jobs, sent, session.error()) {
-                    if let ConnEvent::Report(job, report) = &event
-                        && !spans.is_empty()
-                    {
-                        let span = jobs
-                            .iter()
-                            .position(|j| j == job)
-                            .and_then(|i| spans.get(i));
-                        trace::tried(span, conn, report);
-                    }
-                    let ends = event.ends_connection();
-                    report(event);
-                    if ends {
-                        return;
-                    }
+                    .map(|(job, envelope, body)| (job, envelope, body, spans.next()))
+                    .collect();
+                let (refused, queued) = flight.queue(&mut session.client, tagged);
+                for (id, span) in queued {
+                    session.spans.open(id, span.as_ref());
                 }
+                refused.into_iter().for_each(&mut report);
             }
-            Command::Check => {
+            Some(Command::Check) => {
                 let ok = session.noop().is_ok();
                 report(ConnEvent::Checked(ok));
                 if !ok {
                     return;
                 }
+                continue;
             }
-            Command::Retire => {
+            Some(Command::Retire) => {
                 let _ = session.quit();
                 return report(ConnEvent::Retired);
+            }
+            None => {}
+        }
+        if !flight.is_empty() {
+            session.drive(|client| flight.any_settled(client));
+            for (event, span) in flight.take_settled(&mut session.client) {
+                if let ConnEvent::Report(_, tried) = &event {
+                    trace::tried(span.as_ref(), conn, tried);
+                }
+                let ends = event.ends_connection();
+                report(event);
+                if ends {
+                    return;
+                }
+            }
+        }
+        if flight.is_empty() {
+            let event = flight.idle_event(&session.client);
+            let ends = event.ends_connection();
+            report(event);
+            if ends {
+                return;
             }
         }
     }

@@ -6,10 +6,12 @@
 //! import and of `.await`. A driver of another runtime can use them too.
 
 mod dispatch;
+mod flight;
 mod log;
 mod tls;
 
 pub use dispatch::{ConnEvent, Dispatcher, Order};
+pub use flight::InFlight;
 pub use log::{MessageLog, log_line, message_of};
 pub use tls::{Built, ClientCertificate, read_pem_file};
 

@@ -121,7 +121,7 @@ fn rfc5321_3_8_one_421_mid_session_teaches_no_cap_but_the_same_count_twice_does(
         pool.opened(now, conn, true);
         let (_, jobs) = send(pool, now);
         delivered(pool, now, conn, &jobs);
-        pool.batch_done(now, conn);
+        pool.batch_done(now, conn, usize::MAX);
         (conn, loss)
     };
     let (conn, loss) = run_session(&mut pool, Loss::Closed);
@@ -141,7 +141,7 @@ fn rfc5321_3_8_one_421_mid_session_teaches_no_cap_but_the_same_count_twice_does(
     let (conn, _) = run_session(&mut pool, Loss::Closed);
     let (_, jobs) = send(&mut pool, now);
     delivered(&mut pool, now, conn, &jobs);
-    pool.batch_done(now, conn);
+    pool.batch_done(now, conn, usize::MAX);
     assert!(
         matches!(next(&mut pool, now), Some(Decision::Retire(c)) if c == conn),
         "retired at the learned cap of ten"
@@ -170,6 +170,6 @@ fn ses_a_421_that_names_the_cap_per_session_teaches_it_at_once() {
     pool.opened(now, second, true);
     let (_, jobs) = send(&mut pool, now);
     delivered(&mut pool, now, second, &jobs);
-    pool.batch_done(now, second);
+    pool.batch_done(now, second, usize::MAX);
     assert!(matches!(next(&mut pool, now), Some(Decision::Retire(c)) if c == second));
 }

@@ -24,8 +24,8 @@ pub enum Order<W> {
     /// Open connection `conn`: connect and run the session to ready, then report
     /// [`ConnEvent::Opened`] or [`ConnEvent::OpenFailed`].
     Open(ConnId),
-    /// Send these messages on `conn` with one `send_all`, then report what came of it
-    /// ([`ConnEvent::of_batch`]).
+    /// Queue these messages on `conn`, behind any it still carries, and report each as its
+    /// session settles it ([`InFlight`](super::InFlight) does the bookkeeping).
     Send {
         /// The connection.
         conn: ConnId,
@@ -62,8 +62,13 @@ pub enum ConnEvent {
     /// A message of the batch could not be queued on this session: it is finished with the
     /// error.
     Refused(JobId, Error),
-    /// The batch is done and the session still usable.
-    BatchDone,
+    /// Every message of the orders so far is reported, and the session is ready for more:
+    /// `received` says how many messages those orders held, so that an order still on its
+    /// way to the connection is not taken for reported.
+    BatchDone {
+        /// How many messages the connection received in orders, in all.
+        received: usize,
+    },
     /// The session failed.
     Lost(SessionError),
     /// The NOOP check passed (`true`) or failed.
@@ -94,37 +99,6 @@ impl ConnEvent {
                 | Self::Retired
                 | Self::Vanished
         )
-    }
-
-    /// The events of one batch sent with `send_all`: a report per message, or the one message
-    /// the session refused to queue; then whether the session is still usable.
-    pub fn of_batch(
-        jobs: &[JobId],
-        sent: Result<Vec<TransactionReport>, Error>,
-        session_error: Option<&SessionError>,
-    ) -> Vec<Self> {
-        let mut events: Vec<Self> = match sent {
-            Ok(reports) => jobs
-                .iter()
-                .zip(reports)
-                .map(|(&job, report)| Self::Report(job, report))
-                .collect(),
-            Err(Error::Usage(UsageError::InBatch { index, error })) => jobs
-                .get(index)
-                .map(|&job| Self::Refused(job, Error::Usage(*error)))
-                .into_iter()
-                .collect(),
-            // The session had failed or closed before the batch: nothing of it went out, so
-            // its messages go again elsewhere.
-            Err(Error::Smtp(_) | Error::Usage(UsageError::Closed)) => Vec::new(),
-            // Anything else came after sending: never guess what became of the messages.
-            Err(_) => return alloc::vec![Self::Vanished],
-        };
-        events.push(match session_error {
-            Some(error) => Self::Lost(error.clone()),
-            None => Self::BatchDone,
-        });
-        events
     }
 }
 
@@ -289,7 +263,7 @@ impl<W> Dispatcher<W> {
                     self.refusals.push((waiting.waiter, error));
                 }
             }
-            ConnEvent::BatchDone => self.pool.batch_done(now, conn),
+            ConnEvent::BatchDone { received } => self.pool.batch_done(now, conn, received),
             ConnEvent::Lost(error) => {
                 let reply = match &error {
                     SessionError::ServiceClosing(reply) => Some(reply),
@@ -320,46 +294,6 @@ impl<W> Dispatcher<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::error::{Disconnect, Stage};
-
-    fn jobs() -> Vec<JobId> {
-        vec![JobId(0), JobId(1)]
-    }
-
-    #[test]
-    fn a_batch_refused_before_anything_went_out_goes_again() {
-        let failed = SessionError::Timeout(Stage::Mail);
-        let events = ConnEvent::of_batch(&jobs(), Err(Error::Smtp(failed.clone())), Some(&failed));
-        assert!(
-            matches!(events.as_slice(), [ConnEvent::Lost(_)]),
-            "{events:?}"
-        );
-        let closed = Err(Error::Usage(UsageError::Closed));
-        let events = ConnEvent::of_batch(&jobs(), closed, None);
-        assert!(
-            matches!(events.as_slice(), [ConnEvent::BatchDone]),
-            "{events:?}"
-        );
-    }
-
-    #[test]
-    fn one_invalid_message_is_refused_alone() {
-        let invalid = UsageError::InBatch {
-            index: 1,
-            error: alloc::boxed::Box::new(UsageError::NoRecipients),
-        };
-        let events = ConnEvent::of_batch(&jobs(), Err(Error::Usage(invalid)), None);
-        assert!(
-            matches!(
-                events.as_slice(),
-                [
-                    ConnEvent::Refused(JobId(1), Error::Usage(UsageError::NoRecipients)),
-                    ConnEvent::BatchDone
-                ]
-            ),
-            "{events:?}"
-        );
-    }
 
     #[test]
     fn a_waiter_is_reachable_until_its_message_is_finished() {
@@ -390,20 +324,5 @@ mod tests {
             })
         ));
         assert_eq!(dispatcher.waiter(job), None);
-    }
-
-    #[test]
-    fn any_other_failure_after_sending_is_never_guessed() {
-        let lost = SessionError::ConnectionLost {
-            stage: Stage::DataEnd,
-            cause: Disconnect::Reset,
-        };
-        let odd = Err(Error::Usage(UsageError::UnknownId));
-        let events = ConnEvent::of_batch(&jobs(), odd, Some(&lost));
-        assert!(
-            matches!(events.as_slice(), [ConnEvent::Vanished]),
-            "{events:?}"
-        );
-        assert!(events[0].ends_connection());
     }
 }

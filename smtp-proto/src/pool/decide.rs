@@ -52,32 +52,17 @@ impl<R> Pool<R> {
             }
             return None;
         }
-        let index = self
-            .conns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| match c.state {
-                ConnState::Ready(since) => Some((since, i)),
-                _ => None,
-            })
-            .max()?
-            .1;
+        let (index, room) = self.connection_for_work()?;
         let now = self.now;
         let allowance = self.allowance(self.conns[index].given);
         let conn = &mut self.conns[index];
-        let ConnState::Ready(since) = conn.state else {
-            return None;
-        };
-        if now.saturating_duration_since(since) >= self.policy.check_after_idle {
+        if let ConnState::Ready(since) = conn.state
+            && now.saturating_duration_since(since) >= self.policy.check_after_idle
+        {
             conn.state = ConnState::Checking;
             return Some(Decision::Check(conn.id));
         }
-        let batch = if conn.pipelining {
-            self.policy.batch.max(1)
-        } else {
-            1
-        };
-        let wanted = batch.min(allowance).min(self.ready.len());
+        let wanted = room.min(allowance).min(self.ready.len());
         let admitted = self.admit(wanted);
         if admitted == 0 {
             return None;
@@ -96,6 +81,32 @@ impl<R> Pool<R> {
         Some(Decision::Send {
             conn: conn.id,
             jobs,
+        })
+    }
+
+    /// The connection to give work to, and how many messages it may take: the ready one that
+    /// was last busy, with room for a batch (one message to a server that does not pipeline);
+    /// or, with none ready, a pipelining one whose batch is half reported, topped up so that
+    /// its pipeline does not run dry before its next batch (RFC 2920 §3.1).
+    fn connection_for_work(&self) -> Option<(usize, usize)> {
+        let batch = self.policy.batch.max(1);
+        let window = |c: &Conn| if c.pipelining { batch } else { 1 };
+        let ready = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c.state {
+                ConnState::Ready(since) => Some((since, i)),
+                _ => None,
+            })
+            .max();
+        if let Some((_, index)) = ready {
+            return Some((index, window(&self.conns[index])));
+        }
+        self.conns.iter().enumerate().find_map(|(i, c)| {
+            let in_flight = c.in_flight.len();
+            let busy = matches!(c.state, ConnState::Busy) && c.pipelining && batch > 1;
+            (busy && in_flight <= batch / 2).then(|| (i, batch - in_flight))
         })
     }
 
@@ -183,10 +194,9 @@ impl<R> Pool<R> {
         job.map_or(1, |j| j.weight)
     }
 
-    pub(super) fn has_ready_connection(&self) -> bool {
-        self.conns
-            .iter()
-            .any(|c| matches!(c.state, ConnState::Ready(_)))
+    /// Whether a connection could take work now, as the rates allow.
+    pub(super) fn can_take_work(&self) -> bool {
+        self.connection_for_work().is_some()
     }
 
     /// When the rates let the first waiting message start, if either holds it back.
@@ -215,7 +225,7 @@ impl<R> Pool<R> {
     }
 
     fn open_gate(&self) -> OpenGate {
-        if self.ready.is_empty() || self.has_ready_connection() {
+        if self.ready.is_empty() || self.can_take_work() {
             return OpenGate::Never;
         }
         let held = match self.limit {

@@ -211,7 +211,7 @@ impl<R> Pool<R> {
         }
         deadlines.extend(self.next_retirement());
         if !self.ready.is_empty() {
-            if self.has_ready_connection() {
+            if self.can_take_work() {
                 deadlines.extend(self.next_admission());
             }
             deadlines.extend(self.next_open());
@@ -367,15 +367,18 @@ impl<R> Pool<R> {
         }
     }
 
-    /// Connection `conn` sent its batch and its session is still usable.
-    pub fn batch_done(&mut self, now: Instant, conn: ConnId) {
+    /// Connection `conn` reported every message of the first `received` it was given, and its
+    /// session is still usable. If it was given no more than those, it is ready, and any of
+    /// them it did not report go again first (not attempted); if more are on their way to it
+    /// (a [`Decision::Send`] it had not yet received), it is still busy with them.
+    pub fn batch_done(&mut self, now: Instant, conn: ConnId, received: usize) {
         self.observe(now);
         let requeue = match self.conn_mut(conn) {
-            Some(c) => {
+            Some(c) if c.given <= received => {
                 c.state = ConnState::Ready(now);
                 core::mem::take(&mut c.in_flight)
             }
-            None => BTreeSet::new(),
+            _ => BTreeSet::new(),
         };
         self.requeue_unreported(requeue);
     }

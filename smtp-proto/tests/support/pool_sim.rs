@@ -39,15 +39,25 @@ pub struct Ses {
     pub delivery_times: Vec<Instant>,
 }
 
-/// The reports of a batch so far, and how its session ended, if it did.
-pub type Batch = (Vec<(JobId, Attempt)>, Option<Loss>);
+/// The reports of a batch so far, and how many messages its connection had been given with it.
+pub type Batch = (Vec<(JobId, Attempt)>, usize);
+
+/// One connection's queue of batches at the server.
+#[derive(Default)]
+pub struct Line {
+    pub given: usize,
+    pub answered_at: Instant,
+    pub closed: Option<Loss>,
+    /// Whether the pool has been told how the session ended.
+    pub told: bool,
+}
 
 pub enum Event {
     Opened(ConnId),
-    /// A message of a batch reaches the end of its data at the server.
-    Arrive(ConnId, JobId),
-    /// The reports of the batch the connection carries.
-    Reports(ConnId),
+    /// A message of a batch (by number) reaches the end of its data at the server.
+    Arrive(ConnId, u64, JobId),
+    /// The reports of a batch.
+    Reports(ConnId, u64),
     Checked(ConnId),
     Retired(ConnId),
 }
@@ -64,8 +74,11 @@ pub struct Run {
     pub finished: BTreeMap<JobId, Option<Attempt>>,
     pub tries: BTreeMap<JobId, Vec<Instant>>,
     pub peak_connections: usize,
-    /// What each connection's batch came to so far, and how its session ended, if it did.
-    pub batches: BTreeMap<ConnId, Batch>,
+    /// What each batch (by number) came to so far.
+    pub batches: BTreeMap<u64, Batch>,
+    /// Per connection: messages given so far, when its last batch is answered, and how its
+    /// session ended, if it did.
+    pub lines: BTreeMap<ConnId, Line>,
 }
 
 pub fn ms(n: u64) -> Duration {
@@ -85,6 +98,7 @@ impl Run {
             tries: BTreeMap::new(),
             peak_connections: 0,
             batches: BTreeMap::new(),
+            lines: BTreeMap::new(),
         }
     }
 
@@ -159,23 +173,20 @@ impl Run {
         }
     }
 
-    /// When the `i`th message of a batch sent now reaches the end of its data at the server,
-    /// and when the whole batch has been answered.
-    fn timing(&self, i: usize, count: usize) -> (Instant, Duration) {
+    /// When the `i`th message of a batch started at `start` reaches the end of its data at
+    /// the server, and when the whole batch has been answered.
+    fn timing(&self, start: Instant, i: usize, count: usize) -> (Instant, Instant) {
         let rtt = self.ses.rtt;
-        if rtt.is_zero() {
-            return (
-                self.now.saturating_add(ms(10 + 2 * i as u64)),
-                ms(10 + 2 * count as u64),
-            );
-        }
-        if self.ses.pipelining {
+        let (at, took) = if rtt.is_zero() {
+            (ms(10 + 2 * i as u64), ms(10 + 2 * count as u64))
+        } else if self.ses.pipelining {
             // MAIL, RCPT and DATA in one flight, the body in the next.
             let at = rtt * 3 / 2 + rtt * i as u32 / 4;
-            return (self.now.saturating_add(at), at + rtt / 2);
-        }
-        let at = rtt * (4 * i as u32) + rtt * 7 / 2;
-        (self.now.saturating_add(at), rtt * 4 * count as u32)
+            (at, at + rtt / 2)
+        } else {
+            (rtt * (4 * i as u32) + rtt * 7 / 2, rtt * 4 * count as u32)
+        };
+        (start.saturating_add(at), start.saturating_add(took))
     }
 
     /// Whether the server's rate lets one more message be taken now; prunes what is too old
@@ -197,22 +208,39 @@ impl Run {
     }
 
     /// The server takes a batch, as its timing says: each message when it reaches the end of
-    /// its data, the reports when the batch is answered.
+    /// its data, the reports when the batch is answered. A batch given while another is under
+    /// way on the same connection starts when that one is answered.
     pub fn send(&mut self, conn: ConnId, jobs: Vec<JobId>) {
         let count = jobs.len();
-        self.batches.insert(conn, (Vec::new(), None));
+        self.seq += 1;
+        let number = self.seq;
+        let now = self.now;
+        let line = self.lines.entry(conn).or_default();
+        line.given += count;
+        let start = line.answered_at.max(now);
+        self.batches.insert(number, (Vec::new(), line.given));
         for (i, job) in jobs.into_iter().enumerate() {
-            let (at, _) = self.timing(i, count);
-            let delay = at.saturating_duration_since(self.now);
-            self.at(delay, Event::Arrive(conn, job));
+            let (at, _) = self.timing(start, i, count);
+            self.at(
+                at.saturating_duration_since(now),
+                Event::Arrive(conn, number, job),
+            );
         }
-        let (_, took) = self.timing(count.saturating_sub(1), count);
-        self.at(took, Event::Reports(conn));
+        let (_, answered) = self.timing(start, count.saturating_sub(1), count);
+        self.lines.entry(conn).or_default().answered_at = answered;
+        self.at(
+            answered.saturating_duration_since(now),
+            Event::Reports(conn, number),
+        );
     }
 
     /// A message reaches the server now.
-    fn arrive(&mut self, conn: ConnId, job: JobId) {
+    fn arrive(&mut self, conn: ConnId, number: u64, job: JobId) {
         let now = self.now;
+        if self.lines.get(&conn).is_some_and(|l| l.told) {
+            // The pool was told the session ended: this batch was taken back.
+            return;
+        }
         self.tries.entry(job).or_default().push(now);
         let transactions = self.ses.open.get(&conn).copied().unwrap_or(0);
         let cap_loss = match self.ses.cap_wording {
@@ -221,7 +249,7 @@ impl Run {
         };
         let (per_session, closed_already) = (
             self.ses.per_session,
-            self.batches.get(&conn).is_some_and(|b| b.1.is_some()),
+            self.lines.get(&conn).is_some_and(|l| l.closed.is_some()),
         );
         let (attempt, closes) = if closed_already {
             (Attempt::new(Verdict::NotAttempted), None)
@@ -245,10 +273,11 @@ impl Run {
                 }
             }
         };
-        let batch = self.batches.entry(conn).or_default();
-        batch.0.push((job, attempt));
+        if let Some(batch) = self.batches.get_mut(&number) {
+            batch.0.push((job, attempt));
+        }
         if closes.is_some() {
-            batch.1 = closes;
+            self.lines.entry(conn).or_default().closed = closes;
         }
     }
 
@@ -265,9 +294,15 @@ impl Run {
                 self.pool
                     .opened(now, conn, self.ses.pipelining || self.ses.rtt.is_zero());
             }
-            Event::Arrive(conn, job) => self.arrive(conn, job),
-            Event::Reports(conn) => {
-                let (reports, closed) = self.batches.remove(&conn).unwrap_or_default();
+            Event::Arrive(conn, number, job) => self.arrive(conn, number, job),
+            Event::Reports(conn, number) => {
+                let (reports, received) = self.batches.remove(&number).unwrap_or_default();
+                let line = self.lines.entry(conn).or_default();
+                if line.told {
+                    return;
+                }
+                let closed = line.closed;
+                line.told = closed.is_some();
                 for (job, attempt) in reports {
                     self.pool.reported(now, conn, job, attempt, attempt);
                 }
@@ -275,7 +310,7 @@ impl Run {
                     self.ses.open.remove(&conn);
                     self.pool.lost(now, conn, loss);
                 } else {
-                    self.pool.batch_done(now, conn);
+                    self.pool.batch_done(now, conn, received);
                 }
             }
             Event::Checked(conn) => {
