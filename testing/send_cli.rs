@@ -20,7 +20,8 @@ pub struct Args {
     pub from: Option<String>,
     pub to: Vec<String>,
     pub count: usize,
-    pub concurrency: usize,
+    pub concurrency: Option<usize>,
+    pub ses_policy: Option<bool>,
     pub rate: Option<u32>,
     pub max_per_connection: Option<usize>,
     pub timeout: Option<u64>,
@@ -29,13 +30,12 @@ pub struct Args {
 
 pub const USAGE: &str = "usage: send [--host H --port P | --ses REGION [--port P]] \
 [--tls implicit|starttls|opportunistic|none] [--ca-file PEM] [--user U --password-env VAR | --user ACCESS_KEY_ID --ses-secret-env VAR] \
---from ADDR --to ADDR [--to ADDR ...] [--count N] [--concurrency C] [--rate MSGS_PER_SEC] \
+--from ADDR --to ADDR [--to ADDR ...] [--count N] [--concurrency C] [--policy ses|default] [--rate MSGS_PER_SEC] \
 [--max-per-connection N] [--timeout SECONDS] [MESSAGE_FILE|-]";
 
 pub fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         count: 1,
-        concurrency: 1,
         ..Args::default()
     };
     let mut it = std::env::args().skip(1);
@@ -62,9 +62,17 @@ pub fn parse_args() -> Result<Args, String> {
             "--to" => args.to.push(value()?),
             "--count" => args.count = value()?.parse().map_err(|e| format!("--count: {e}"))?,
             "--concurrency" => {
-                args.concurrency = value()?
+                let concurrency: usize = value()?
                     .parse()
-                    .map_err(|e| format!("--concurrency: {e}"))?
+                    .map_err(|e| format!("--concurrency: {e}"))?;
+                args.concurrency = Some(concurrency.max(1));
+            }
+            "--policy" => {
+                args.ses_policy = Some(match value()?.as_str() {
+                    "ses" => true,
+                    "default" => false,
+                    other => return Err(format!("--policy: unknown policy {other:?}")),
+                })
             }
             "--rate" => {
                 let rate: u32 = value()?.parse().map_err(|e| format!("--rate: {e}"))?;
@@ -90,7 +98,6 @@ pub fn parse_args() -> Result<Args, String> {
             _ => args.message = Some(arg),
         }
     }
-    args.concurrency = args.concurrency.clamp(1, args.count.max(1));
     Ok(args)
 }
 
@@ -213,15 +220,22 @@ pub fn message(
     ))
 }
 
-/// The pool's policy for the endpoint (Amazon SES's limits for SES), with `--concurrency`
-/// connections at most, `--rate` and `--max-per-connection`.
+/// The pool's policy: `--policy`, or the one the endpoint calls for (Amazon SES's for SES),
+/// with `--concurrency` as the most connections (by default the policy's own: the pool opens
+/// as many as the work, the rate and the distance need), `--rate` and `--max-per-connection`.
 pub fn policy(args: &Args, endpoint: &smtp_sansio::Endpoint) -> smtp_sansio::pool::PoolPolicy {
-    let mut policy = smtp_sansio::pool::PoolPolicy::for_endpoint(endpoint);
-    policy.max_connections = args.concurrency;
-    policy.batch = policy
-        .batch
-        .min(args.count.div_ceil(args.concurrency).max(1));
-    policy.rate = args.rate.map(smtp_sansio::pool::Rate::per_second);
+    use smtp_sansio::pool::{PoolPolicy, Rate};
+    let mut policy = match args.ses_policy {
+        Some(true) => PoolPolicy::ses(),
+        Some(false) => PoolPolicy::default(),
+        None => PoolPolicy::for_endpoint(endpoint),
+    };
+    if let Some(concurrency) = args.concurrency {
+        policy.max_connections = concurrency;
+        // A few messages spread over the connections rather than filling the first.
+        policy.batch = policy.batch.min(args.count.div_ceil(concurrency).max(1));
+    }
+    policy.rate = args.rate.map(Rate::per_second);
     if args.max_per_connection.is_some() {
         policy.max_messages_per_connection = args.max_per_connection;
     }

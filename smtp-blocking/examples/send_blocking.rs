@@ -6,7 +6,8 @@
 //!     [--tls implicit|starttls|opportunistic|none] [--ca-file PEM]
 //!     [--user U --password-env VAR | --user ACCESS_KEY_ID --ses-secret-env VAR]
 //!     --from ADDR --to ADDR [--to ADDR ...]
-//!     [--count N] [--concurrency C] [--rate MSGS_PER_SEC] [--max-per-connection N]
+//!     [--count N] [--concurrency C] [--policy ses|default] [--rate MSGS_PER_SEC]
+//!     [--max-per-connection N]
 //!     [--timeout SECONDS] [MESSAGE_FILE|-]
 //! ```
 //!

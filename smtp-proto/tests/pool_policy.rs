@@ -58,8 +58,8 @@ fn a_rate_limit_holds_within_5_percent_over_10_seconds_across_connections() {
         (190..=202).contains(&early),
         "{early} messages in the first 10 s at 20/s"
     );
-    // No second holds more than the rate: a burst after a pause is half a second's worth, and
-    // the window of the last second keeps any second to a second's worth.
+    // No second holds more than the rate: the window of the last second keeps any second to a
+    // second's worth, burst included.
     let times = &run.ses.delivery_times;
     for (i, &start) in times.iter().enumerate() {
         let within = times[i..]

@@ -68,14 +68,27 @@ fn ses_told_the_rate_the_pool_is_never_throttled_and_keeps_to_it() {
 
 /// At 80 ms, a connection carries about three messages a second (four round trips each):
 /// 200 a second takes some 64 connections busy at once, which the pool opens because the
-/// messages wait, the rate admits them and every connection is busy.
+/// messages wait, the rate admits them and every connection is busy. From the first delivery
+/// to the last it keeps to the rate; over the whole run, the sessions' set-up (five round
+/// trips) and the first message's four are 0.7 s of some 5.7.
 #[test]
 fn ses_told_200_a_second_at_80_ms_opens_the_connections_the_distance_needs() {
     let mut policy = PoolPolicy::ses();
     policy.rate = Some(Rate::per_second(200));
     let run = run(policy, real_ses(ms(80), 200, 1000), 1000);
+    let times = &run.ses.delivery_times;
+    let (first, last) = (
+        times.iter().min().expect("some"),
+        times.iter().max().expect("some"),
+    );
+    let span = last.saturating_duration_since(*first).as_secs_f64();
+    let steady = (times.len() - 1) as f64 / span / 200.0;
+    assert!(
+        steady >= 0.97,
+        "{steady:.3} of 200/s from the first delivery to the last"
+    );
     let share = run.achieved() / 200.0;
-    assert!(share >= 0.9, "{share:.3} of 200/s");
+    assert!(share >= 0.85, "{share:.3} of 200/s over the whole run");
     assert_eq!(run.ses.throttled, 0);
     assert!(run.peak_connections >= 64, "{}", run.peak_connections);
     assert!(run.peak_connections <= PoolPolicy::ses().max_connections);

@@ -1,14 +1,17 @@
 //! Sends messages over SMTP through a pooled `Mailer` and reports each outcome: `--count`
-//! messages over at most `--concurrency` connections, at most `--rate` messages a second, each
-//! connection retired after `--max-per-connection` messages; deferred messages are sent again
-//! after the pool's delays, and a server that ends sessions with `421` is reconnected to.
+//! messages over at most `--concurrency` connections (by default as many as the pool needs, up to
+//! its policy's limit: `--policy`, or the one the endpoint calls for), at most `--rate` messages a
+//! second, each connection retired after `--max-per-connection` messages; deferred messages are
+//! sent again after the pool's delays, and a server that ends sessions with `421` is reconnected
+//! to.
 //!
 //! ```text
 //! cargo run -p smtp-tokio --example send -- [--host H --port P | --ses REGION [--port P]]
 //!     [--tls implicit|starttls|opportunistic|none] [--ca-file PEM]
 //!     [--user U --password-env VAR | --user ACCESS_KEY_ID --ses-secret-env VAR]
 //!     --from ADDR --to ADDR [--to ADDR ...]
-//!     [--count N] [--concurrency C] [--rate MSGS_PER_SEC] [--max-per-connection N]
+//!     [--count N] [--concurrency C] [--policy ses|default] [--rate MSGS_PER_SEC]
+//!     [--max-per-connection N]
 //!     [--timeout SECONDS] [MESSAGE_FILE|-]
 //! ```
 //!

@@ -21,15 +21,15 @@ pub struct Rate {
 }
 
 impl Rate {
-    /// `messages` per second (at least 1), in bursts of up to half a second's worth (at least
-    /// 1): `per_second(50)` lets 25 go at once after a pause, and 50 in any second. A server
-    /// that counts its rate over a sliding second (Amazon SES) takes such a burst; connections
-    /// just opened start at once rather than one interval apart.
+    /// `messages` per second (at least 1), in bursts of up to a tenth of a second's worth (at
+    /// least 1): `per_second(50)` lets 5 go at once after a pause, and 50 in any second. Small
+    /// bursts keep messages evenly spread, as a server that counts its rate over a sliding
+    /// second (Amazon SES) needs when it takes them at slightly varying delays.
     pub fn per_second(messages: u32) -> Self {
         let messages = messages.max(1);
         Self {
             interval: Duration::from_secs(1) / messages,
-            burst: (messages / 2).max(1),
+            burst: (messages / 10).max(1),
         }
     }
 
