@@ -11,8 +11,8 @@ use crate::client::time::Instant;
 /// A rate of messages shared by every connection of a pool: one message per `interval` on
 /// average, with bursts of at most [`burst`](Self::burst) after a pause, so that over any
 /// window of time `t` at most `t / interval + burst` messages start, and never more than a
-/// second's worth within any second (Amazon SES counts its maximum send rate over a sliding
-/// second). A message counts once per recipient (as SES counts) when the pool knows its
+/// second's worth within any 1.02 s (Amazon SES counts its maximum send rate over a sliding
+/// second, and takes messages at slightly varying delays). A message counts once per recipient (as SES counts) when the pool knows its
 /// recipients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
@@ -22,9 +22,12 @@ pub struct Rate {
 
 impl Rate {
     /// `messages` per second (at least 1), in bursts of up to a tenth of a second's worth (at
-    /// least 1): `per_second(50)` lets 5 go at once after a pause, and 50 in any second. Small
-    /// bursts keep messages evenly spread, as a server that counts its rate over a sliding
-    /// second (Amazon SES) needs when it takes them at slightly varying delays.
+    /// least 1) after a pause: `per_second(50)` lets 5 go at once, then one every 20 ms, and
+    /// never more than 50 in any 1.02 s. Once that second's window holds messages back, they
+    /// go evenly again, without a burst. Small bursts keep messages evenly spread, as a server
+    /// that counts its rate over a sliding second (Amazon SES) needs when it takes them at
+    /// slightly varying delays: a burst taken a little late is still in its window when the
+    /// next one arrives.
     pub fn per_second(messages: u32) -> Self {
         let messages = messages.max(1);
         Self {
@@ -49,6 +52,11 @@ impl Rate {
     }
 }
 
+/// The window over which a [`Rate`] lets at most a second's worth start: a second, and a
+/// fiftieth more, so that messages the server takes at slightly varying delays (a burst of
+/// connections busy at once, a slower one) still fall into its second no more than it allows.
+const SECOND_AND_MARGIN: Duration = Duration::from_millis(1_020);
+
 /// Admits messages at a [`Rate`], exactly: each admission is decided when it is made, for all
 /// connections together (the generic cell rate algorithm), and a window of the last second
 /// keeps any second to a second's worth.
@@ -61,6 +69,8 @@ pub(crate) struct Limiter {
     second: Window,
     /// How many may start within any second.
     per_second: u64,
+    /// Whether the window of the last second, not the schedule, last held a message back.
+    window_held: bool,
 }
 
 impl Limiter {
@@ -69,30 +79,58 @@ impl Limiter {
         Self {
             rate,
             due: Instant::ZERO,
-            second: Window::new(Duration::from_secs(1)),
+            second: Window::new(SECOND_AND_MARGIN),
             per_second: u64::try_from(per_second).unwrap_or(u64::MAX).max(1),
+            window_held: false,
         }
     }
 
     /// Whether a message counting `weight` times may start at `now`; if so it is counted as
     /// started, `weight` slots of the schedule.
     pub(crate) fn admit(&mut self, now: Instant, weight: u32) -> bool {
-        if self.next_admission_of(now, weight) > now {
+        let scheduled = self.scheduled();
+        let window = self.window_allows(now, weight);
+        if scheduled.max(window) > now {
+            self.window_held |= window > now && window >= scheduled;
             return false;
         }
         self.second.add(now, weight);
-        // Checked a little late (a timer fires a millisecond after the instant it was set
-        // for): the schedule goes on from when the message was due, so that such delays do
-        // not add up and the rate holds on average. Later than a twentieth of the interval
-        // (no connection was free, or the pool paused) it starts again from now.
+        let slack = self.slack();
         let late = now.saturating_duration_since(self.due);
-        let start = if late <= self.rate.interval / 20 {
+        let start = if core::mem::take(&mut self.window_held) {
+            // The window held it: the schedule goes on evenly from now, without the burst it
+            // saved up meanwhile, which would start as the window's oldest leave it and crowd
+            // into the server's second with them.
+            self.due.max(now.saturating_add(slack))
+        } else if late <= self.rate.interval / 20 {
+            // Checked a little late (a timer fires a millisecond after the instant it was
+            // set for): the schedule goes on from when the message was due, so that such
+            // delays do not add up and the rate holds on average.
             self.due
         } else {
+            // After a longer pause (no connection was free, or no message waited) it starts
+            // again from now, with a burst to spend.
             now
         };
         self.due = start.saturating_add(self.rate.interval * weight);
         true
+    }
+
+    /// How far a burst may run ahead of the even schedule: `burst - 1` slots.
+    fn slack(&self) -> Duration {
+        self.rate.interval * self.rate.burst.saturating_sub(1)
+    }
+
+    /// When the schedule lets one more message start.
+    fn scheduled(&self) -> Instant {
+        Instant::from_duration(self.due.as_duration().saturating_sub(self.slack()))
+    }
+
+    /// When the window of the last second has room for a message counting `weight`; a
+    /// message heavier than a second's worth waits for an empty window.
+    fn window_allows(&self, now: Instant, weight: u32) -> Instant {
+        let room = self.per_second.saturating_sub(u64::from(weight));
+        self.second.when_at_most(now, room)
     }
 
     /// The time between two messages of the rate.
@@ -102,12 +140,9 @@ impl Limiter {
 
     /// When a message counting `weight` may start: `now` or later.
     pub(crate) fn next_admission_of(&self, now: Instant, weight: u32) -> Instant {
-        // A burst of `burst` messages may run ahead of the even schedule by `burst - 1` slots.
-        let slack = self.rate.interval * self.rate.burst.saturating_sub(1);
-        let earliest = Instant::from_duration(self.due.as_duration().saturating_sub(slack));
-        // A message heavier than a second's worth waits for an empty window.
-        let room = self.per_second.saturating_sub(u64::from(weight));
-        earliest.max(self.second.when_at_most(now, room)).max(now)
+        self.scheduled()
+            .max(self.window_allows(now, weight))
+            .max(now)
     }
 }
 
