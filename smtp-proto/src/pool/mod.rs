@@ -47,9 +47,11 @@ pub enum Decision<R = TransactionReport> {
     /// Open a new connection and run its session to ready; then call [`Pool::opened`], or
     /// [`Pool::open_failed`].
     Open(ConnId),
-    /// Send these messages on this ready connection, pipelined when the server allows; report
-    /// each with [`Pool::reported`], then [`Pool::batch_done`] if the session is still usable,
-    /// or [`Pool::lost`] if it failed.
+    /// Send these messages on this connection: a ready one, or a pipelining one still busy
+    /// with an earlier batch, behind which they are queued (RFC 2920 §3.1). Report each with
+    /// [`Pool::reported`] as it settles; once every message given so far is reported and the
+    /// session is still usable, call [`Pool::batch_done`] with how many messages the
+    /// connection received in all; if the session failed, [`Pool::lost`].
     Send {
         /// The connection.
         conn: ConnId,
