@@ -4,7 +4,7 @@
 
 use bytes::{Buf, Bytes};
 use smtp_sansio::driver::{ConnEvent, InFlight};
-use smtp_sansio::pool::{Attempt, Decision, JobId, Pool, PoolPolicy};
+use smtp_sansio::pool::{Attempt, Decision, JobId, OpenFailure, Pool, PoolPolicy};
 use smtp_sansio::{Action, Client, ClientId, Config, Envelope, Instant, Mailbox, TlsMode, Verdict};
 
 const NOW: Instant = Instant::ZERO;
@@ -161,7 +161,7 @@ fn rfc2920_a_connection_is_topped_up_and_an_idle_report_that_crossed_the_order_i
         panic!("a connection");
     };
     while let Some(Decision::Open(other)) = next(&mut pool) {
-        pool.open_failed(NOW, other, false);
+        pool.open_failed(NOW, other, OpenFailure::Full);
     }
     pool.opened(NOW, conn, true);
     let Some(Decision::Send { jobs: first, .. }) = next(&mut pool) else {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use smtp_sansio::Instant;
 use smtp_sansio::Verdict;
-use smtp_sansio::pool::{Attempt, ConnId, Decision, JobId, Loss, Pool, PoolPolicy};
+use smtp_sansio::pool::{Attempt, ConnId, Decision, JobId, Loss, OpenFailure, Pool, PoolPolicy};
 
 /// The next decision that is not a message finishing.
 fn next(pool: &mut Pool<Attempt>, now: Instant) -> Option<Decision<Attempt>> {
@@ -57,7 +57,7 @@ fn the_end_of_a_hold_on_the_connection_count_is_a_deadline() {
     let (busy, _) = send(&mut pool, now);
     assert_eq!(busy, first);
     for conn in others {
-        pool.open_failed(now, conn, false);
+        pool.open_failed(now, conn, OpenFailure::Transient);
     }
     assert!(next(&mut pool, now).is_none(), "held at one connection");
     let hold_end = now.saturating_add(PoolPolicy::default().limit_cooldown);
@@ -116,7 +116,7 @@ fn rfc5321_3_8_one_421_mid_session_teaches_no_cap_but_the_same_count_twice_does(
     let run_session = |pool: &mut Pool<Attempt>, loss: Loss| {
         let conn = open(pool, now);
         while let Some(Decision::Open(other)) = next(pool, now) {
-            pool.open_failed(now, other, false);
+            pool.open_failed(now, other, OpenFailure::Full);
         }
         pool.opened(now, conn, true);
         let (_, jobs) = send(pool, now);
@@ -160,7 +160,7 @@ fn ses_a_421_that_names_the_cap_per_session_teaches_it_at_once() {
     }
     let conn = open(&mut pool, now);
     while let Some(Decision::Open(other)) = next(&mut pool, now) {
-        pool.open_failed(now, other, false);
+        pool.open_failed(now, other, OpenFailure::Full);
     }
     pool.opened(now, conn, true);
     let (_, jobs) = send(&mut pool, now);
@@ -172,4 +172,75 @@ fn ses_a_421_that_names_the_cap_per_session_teaches_it_at_once() {
     delivered(&mut pool, now, second, &jobs);
     pool.batch_done(now, second, usize::MAX);
     assert!(matches!(next(&mut pool, now), Some(Decision::Retire(c)) if c == second));
+}
+
+/// Credentials refused while other connections are still opening: the pool backs off instead
+/// of opening a replacement for each failure, and the messages are given up with the error.
+#[test]
+fn refused_credentials_during_a_slow_start_give_the_messages_up_without_a_storm() {
+    let mut pool: Pool<Attempt> = Pool::new(PoolPolicy::ses());
+    let mut now = Instant::ZERO;
+    for _ in 0..100 {
+        pool.submit(now);
+    }
+    let mut opened = 0;
+    let mut opening = Vec::new();
+    let mut finished = 0;
+    while finished < 100 && now.as_duration() < Duration::from_secs(60) {
+        while let Some(decision) = pool.poll(now) {
+            match decision {
+                Decision::Open(conn) => {
+                    opened += 1;
+                    opening.push(conn);
+                }
+                Decision::Finish { report: None, .. } => finished += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        // Each open fails 100 ms after it starts: the server refuses the credentials.
+        now = now.saturating_add(Duration::from_millis(100));
+        for conn in opening.drain(..) {
+            pool.open_failed(now, conn, OpenFailure::Permanent);
+        }
+    }
+    assert_eq!(
+        finished, 100,
+        "every message given up, after {opened} opens"
+    );
+    assert!(opened <= 8, "{opened} connections opened");
+}
+
+/// A pipelining connection at its cap of messages takes no more: the messages go to another
+/// connection, and a busy one at its cap does not keep a new one from opening.
+#[test]
+fn a_connection_at_its_cap_is_not_topped_up_and_does_not_block_the_others() {
+    let mut policy = PoolPolicy::default();
+    policy.max_messages_per_connection = Some(40);
+    policy.max_connections = 2;
+    let mut pool: Pool<Attempt> = Pool::new(policy);
+    let now = Instant::ZERO;
+    for _ in 0..200 {
+        pool.submit(now);
+    }
+    let a = open(&mut pool, now);
+    let b = open(&mut pool, now);
+    pool.opened(now, a, true);
+    pool.opened(now, b, true);
+    let (x, x_jobs) = send(&mut pool, now);
+    let (y, y_jobs) = send(&mut pool, now);
+    assert_ne!(x, y);
+    let (first, second) = if x == a {
+        (x_jobs, y_jobs)
+    } else {
+        (y_jobs, x_jobs)
+    };
+    // A is half reported: topped up to its cap of 40 (8 more), then half reported again.
+    delivered(&mut pool, now, a, &first[..16]);
+    let (again, more) = send(&mut pool, now);
+    assert_eq!((again, more.len()), (a, 8));
+    delivered(&mut pool, now, a, &first[16..24]);
+    // B is half reported: it is topped up, though A (at its cap) comes first in the list.
+    delivered(&mut pool, now, b, &second[..16]);
+    let (topped, _) = send(&mut pool, now);
+    assert_eq!(topped, b);
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use smtp_sansio::Instant;
 use smtp_sansio::Verdict;
-use smtp_sansio::pool::{Attempt, Decision, Loss, Pool, PoolPolicy, Rate};
+use smtp_sansio::pool::{Attempt, Decision, Loss, OpenFailure, Pool, PoolPolicy, Rate};
 use support::pool_sim::{Run, Ses, ms, ses};
 
 mod support;
@@ -210,7 +210,7 @@ fn connection_failures_give_up_what_waits_but_not_what_is_delayed() {
     let mut given_up = Vec::new();
     while given_up.is_empty() {
         match pool.poll(now) {
-            Some(Decision::Open(conn)) => pool.open_failed(now, conn, false),
+            Some(Decision::Open(conn)) => pool.open_failed(now, conn, OpenFailure::Transient),
             Some(Decision::Finish { job, report }) => given_up.push((job, report)),
             Some(other) => panic!("{other:?}"),
             None => now = pool.next_deadline().expect("a retry of the connection"),

@@ -129,3 +129,21 @@ fn ses_the_cap_per_session_counts_throttled_transactions() {
         run.ses.sessions
     );
 }
+
+/// Told a rate, the pool starts messages evenly once the first second's window has filled:
+/// the burst it may send after a pause does not come back each time the window frees room.
+#[test]
+fn ses_told_the_rate_messages_start_evenly_after_the_first_second() {
+    let mut policy = PoolPolicy::ses();
+    policy.rate = Some(Rate::per_second(50));
+    let run = run(policy, real_ses(ms(80), 50, 100), 400);
+    let after = Instant::from_duration(Duration::from_millis(1_500));
+    let mut times: Vec<Instant> = run.tries.values().flatten().copied().collect();
+    times.retain(|&t| t > after);
+    times.sort();
+    let together = times.windows(2).filter(|w| w[0] == w[1]).count();
+    assert_eq!(
+        together, 0,
+        "messages started at the same instant after the first second"
+    );
+}

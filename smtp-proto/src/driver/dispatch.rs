@@ -14,7 +14,7 @@ use crate::client::config::Config;
 use crate::client::error::{Error as SessionError, UsageError};
 use crate::client::report::TransactionReport;
 use crate::client::transaction::Envelope;
-use crate::pool::{Attempt, ConnId, Decision, JobId, Loss, Pool, PoolPolicy};
+use crate::pool::{Attempt, ConnId, Decision, JobId, Loss, OpenFailure, Pool, PoolPolicy};
 
 /// What a mailer does next, from [`Dispatcher::next_order`]. `W` is how the mailer answers
 /// the caller waiting for a message (a channel's sending half, say).
@@ -249,9 +249,13 @@ impl<W> Dispatcher<W> {
                 self.pool.opened(now, conn, pipelining);
             }
             ConnEvent::OpenFailed(error) => {
-                let permanent = !error.is_transient();
+                let failure = match &error {
+                    Error::Smtp(SessionError::ServiceClosing(_)) => OpenFailure::Full,
+                    e if !e.is_transient() => OpenFailure::Permanent,
+                    _ => OpenFailure::Transient,
+                };
                 self.last_failure = Some(error);
-                self.pool.open_failed(now, conn, permanent);
+                self.pool.open_failed(now, conn, failure);
             }
             ConnEvent::Report(job, report) => {
                 let attempt = Attempt::of(&report);

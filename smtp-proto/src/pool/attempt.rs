@@ -60,6 +60,20 @@ impl Attempt {
     }
 }
 
+/// Why a connection could not be opened, for [`Pool::open_failed`](super::Pool::open_failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenFailure {
+    /// Trying again later may help: the connection was refused or timed out, the greeting
+    /// never came.
+    Transient,
+    /// Trying again cannot help: a certificate or credentials refused.
+    Permanent,
+    /// The server refused one more connection for its load: a `421` before the session was
+    /// ready (RFC 5321 §3.8; Amazon SES: `421 Too many concurrent SMTP connections`).
+    Full,
+}
+
 /// How a connection's session ended under it, for [`Pool::lost`](super::Pool::lost).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -47,8 +47,12 @@ impl<R> Pool<R> {
             return None;
         }
         if !self.rate_admits_now() {
-            if !self.pace.admits(self.now, self.weight_of(0)) {
+            let weight = self.weight_of(0);
+            if !self.pace.admits(self.now, weight) {
                 self.pace.held_back();
+            }
+            if let Some(limiter) = self.limiter.as_mut() {
+                limiter.hold(self.now, weight);
             }
             return None;
         }
@@ -106,7 +110,8 @@ impl<R> Pool<R> {
         self.conns.iter().enumerate().find_map(|(i, c)| {
             let in_flight = c.in_flight.len();
             let busy = matches!(c.state, ConnState::Busy) && c.pipelining && batch > 1;
-            (busy && in_flight <= batch / 2).then(|| (i, batch - in_flight))
+            let room = (batch - in_flight.min(batch)).min(self.allowance(c.given));
+            (busy && in_flight <= batch / 2 && room > 0).then_some((i, room))
         })
     }
 

@@ -24,7 +24,7 @@ mod policy;
 mod state;
 mod window;
 
-pub use attempt::{Attempt, Loss};
+pub use attempt::{Attempt, Loss, OpenFailure};
 pub use policy::{PoolPolicy, Rate};
 pub use state::Pool;
 

@@ -12,8 +12,8 @@ use crate::client::time::Instant;
 /// average, with bursts of at most [`burst`](Self::burst) after a pause, so that over any
 /// window of time `t` at most `t / interval + burst` messages start, and never more than a
 /// second's worth within any 1.02 s (Amazon SES counts its maximum send rate over a sliding
-/// second, and takes messages at slightly varying delays). A message counts once per recipient (as SES counts) when the pool knows its
-/// recipients.
+/// second, and takes messages at slightly varying delays). A message counts once per
+/// recipient (as SES counts) when the pool knows its recipients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate {
     interval: Duration,
@@ -88,10 +88,7 @@ impl Limiter {
     /// Whether a message counting `weight` times may start at `now`; if so it is counted as
     /// started, `weight` slots of the schedule.
     pub(crate) fn admit(&mut self, now: Instant, weight: u32) -> bool {
-        let scheduled = self.scheduled();
-        let window = self.window_allows(now, weight);
-        if scheduled.max(window) > now {
-            self.window_held |= window > now && window >= scheduled;
+        if self.hold(now, weight) {
             return false;
         }
         self.second.add(now, weight);
@@ -113,6 +110,18 @@ impl Limiter {
             now
         };
         self.due = start.saturating_add(self.rate.interval * weight);
+        true
+    }
+
+    /// Whether a message counting `weight` must wait at `now`; notes whether the window of
+    /// the last second, rather than the schedule, is what holds it.
+    pub(crate) fn hold(&mut self, now: Instant, weight: u32) -> bool {
+        let scheduled = self.scheduled();
+        let window = self.window_allows(now, weight);
+        if scheduled.max(window) <= now {
+            return false;
+        }
+        self.window_held |= window > now && window >= scheduled;
         true
     }
 
@@ -202,10 +211,12 @@ pub struct PoolPolicy {
     /// How many times a message may come back not attempted (its connection failed before the
     /// server answered it) before it is given up. Default 5.
     pub max_not_attempted: u32,
-    /// How many connections in a row may fail to open (with none open) before the messages
-    /// waiting for one are given up. Default 5; the pool waits 1 s, 2 s, 4 s ... (at most 30 s)
-    /// between them. Messages delayed for a retry keep their own tries. A permanent failure
-    /// (a certificate or credentials refused) gives the waiting messages up at once.
+    /// How many times in a row connections may fail to open, leaving none open or opening,
+    /// before the messages waiting for one are given up. Default 5; every failed open (but one
+    /// refused for the server's load while others are open) makes the pool wait 1 s, 2 s,
+    /// 4 s ... (at most 30 s) before the next. Messages delayed for a retry keep their own
+    /// tries. A permanent failure (a certificate or credentials refused) gives the waiting
+    /// messages up at once, unless a connection is open.
     pub max_connect_failures: u32,
     /// How long the pool keeps to the connection count at which a server refused one more, and
     /// to a rate learned from throttling ([`pace_on_throttling`](Self::pace_on_throttling)).

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use core::time::Duration;
 
-use super::attempt::{Attempt, Loss};
+use super::attempt::{Attempt, Loss, OpenFailure};
 use super::pace::Pace;
 use super::policy::{Limiter, PoolPolicy};
 use super::{ConnId, Decision, JobId};
@@ -99,7 +99,7 @@ pub struct Pool<R = TransactionReport> {
     last_closed_after: Option<usize>,
     /// Whether the server's last connection to open pipelines; `None` before one opened.
     pub(super) pipelining: Option<bool>,
-    /// How long the slowest connection so far took to open.
+    /// How long connections took to open, on average (the last weighing a quarter).
     pub(super) open_time: Option<Duration>,
     pub(super) closing: bool,
 }
@@ -229,8 +229,9 @@ impl<R> Pool<R> {
         self.pipelining = Some(pipelining);
         if let Some(c) = self.conn_mut(conn) {
             if let ConnState::Opening(since) = c.state {
+                // A moving average: one slow open does not stretch the grace for good.
                 let took = now.saturating_duration_since(since);
-                self.open_time = Some(self.open_time.map_or(took, |t| t.max(took)));
+                self.open_time = Some(self.open_time.map_or(took, |t| (t * 3 + took) / 4));
             }
             if let Some(c) = self.conn_mut(conn) {
                 c.state = ConnState::Ready(now);
@@ -239,24 +240,44 @@ impl<R> Pool<R> {
         }
     }
 
-    /// Connection `conn` could not be opened. `permanent` when trying again cannot help (a
-    /// certificate refused, credentials refused): the waiting messages are then given up if no
-    /// connection is left. A server that refuses a connection while others are open is taken
-    /// to be at its limit of connections.
-    pub fn open_failed(&mut self, now: Instant, conn: ConnId, permanent: bool) {
+    /// Connection `conn` could not be opened, as `failure` says
+    /// ([`OpenFailure`]; the dispatcher reads it from the error).
+    ///
+    /// A server that refuses one more connection for its load ([`OpenFailure::Full`]), or
+    /// any transient failure while another connection is open, is taken to be at its limit
+    /// of connections: the pool keeps to the count it has for
+    /// [`limit_cooldown`](PoolPolicy::limit_cooldown). Any other failure backs off before the
+    /// next open (1 s, 2 s, 4 s ... at most 30 s). When none is left open or opening, each
+    /// message waiting for a connection counts the failure, and is given up after
+    /// [`max_connect_failures`](PoolPolicy::max_connect_failures); a permanent failure (a
+    /// certificate or credentials refused) gives them up at once unless a connection is open.
+    pub fn open_failed(&mut self, now: Instant, conn: ConnId, failure: OpenFailure) {
         self.observe(now);
         self.remove(conn);
         let alive = self.conns.len();
-        if alive > 0 {
+        let open = self
+            .conns
+            .iter()
+            .filter(|c| !matches!(c.state, ConnState::Opening(_)))
+            .count();
+        let at_limit = match failure {
+            OpenFailure::Full => alive > 0,
+            OpenFailure::Transient => open > 0,
+            OpenFailure::Permanent => false,
+        };
+        if at_limit {
             // The others (open or still opening) are as many as the server takes: keep to
             // that for a while, without backing off.
-            if !permanent {
-                self.limit = Some((alive, now.saturating_add(self.policy.limit_cooldown)));
-            }
+            self.limit = Some((alive, now.saturating_add(self.policy.limit_cooldown)));
             return;
         }
         self.connect_failures += 1;
         self.next_open_at = now.saturating_add(self.policy.connect_backoff(self.connect_failures));
+        let permanent = failure == OpenFailure::Permanent;
+        let count_it = if permanent { open == 0 } else { alive == 0 };
+        if !count_it {
+            return;
+        }
         // Each message waiting for a connection counts the failures it waited through, and is
         // given up after the policy's number (or at once for a permanent failure); messages
         // still delayed for a retry, or submitted later, have their own counts.
@@ -436,14 +457,16 @@ impl<R> Pool<R> {
             if let Some(c) = self.conn_mut(conn) {
                 c.state = ConnState::Ready(now);
             }
-        } else {
-            self.remove(conn);
+        } else if let Some(c) = self.remove(conn) {
+            self.requeue_unreported(c.in_flight);
         }
     }
 
     /// Connection `conn` is closed after a retirement.
     pub fn retired(&mut self, conn: ConnId) {
-        self.remove(conn);
+        if let Some(c) = self.remove(conn) {
+            self.requeue_unreported(c.in_flight);
+        }
     }
 
     /// The cap on messages per connection learned from a `421`, while it holds.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use smtp_sansio::Instant;
 use smtp_sansio::Verdict;
-use smtp_sansio::pool::{Attempt, ConnId, Decision, JobId, Loss, Pool, PoolPolicy};
+use smtp_sansio::pool::{Attempt, ConnId, Decision, JobId, Loss, OpenFailure, Pool, PoolPolicy};
 
 /// The simulated server.
 #[derive(Default)]
@@ -286,7 +286,7 @@ impl Run {
         match event {
             Event::Opened(conn) if self.ses.open.len() >= self.ses.max_connections => {
                 // 421 Too many concurrent SMTP connections.
-                self.pool.open_failed(now, conn, false);
+                self.pool.open_failed(now, conn, OpenFailure::Full);
             }
             Event::Opened(conn) => {
                 self.ses.open.insert(conn, 0);
