@@ -18,6 +18,7 @@
 //! ```
 
 mod attempt;
+mod connections;
 mod decide;
 mod pace;
 mod policy;
