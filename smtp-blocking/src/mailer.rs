@@ -345,19 +345,11 @@ fn connection(
         }
         if !flight.is_empty() {
             session.drive(|client| flight.any_settled(client));
-            for (event, span) in flight.take_settled(&mut session.client) {
-                if let ConnEvent::Report(_, tried) = &event {
-                    trace::tried(span.as_ref(), conn, tried);
-                }
-                let ends = event.ends_connection();
-                report(event);
-                if ends {
-                    return;
-                }
-            }
         }
-        if flight.is_empty() {
-            let event = flight.idle_event(&session.client);
+        for (event, span) in flight.events(&mut session.client) {
+            if let ConnEvent::Report(_, tried) = &event {
+                trace::tried(span.as_ref().and_then(Option::as_ref), conn, tried);
+            }
             let ends = event.ends_connection();
             report(event);
             if ends {

@@ -213,3 +213,31 @@ fn rfc2920_a_connection_is_topped_up_and_an_idle_report_that_crossed_the_order_i
     );
     assert_eq!(pool.unfinished(), 0);
 }
+
+/// What a connection reports after driving: each settled message, then, with nothing left in
+/// flight, how the session stands (here lost to a `421`), last.
+#[test]
+fn rfc5321_3_8_events_are_the_reports_then_the_sessions_end() {
+    let mut client = ready_client();
+    let ids = jobs(2);
+    let mut flight = InFlight::default();
+    flight.queue(
+        &mut client,
+        order(&ids, &["b@example.net", "c@example.net"]),
+    );
+    written(&mut client);
+    client.handle_input(NOW, b"421 4.3.2 shutting down\r\n");
+    written(&mut client);
+    let events = flight.events(&mut client);
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                (ConnEvent::Report(..), Some(_)),
+                (ConnEvent::Report(..), Some(_)),
+                (ConnEvent::Lost(_), None)
+            ]
+        ),
+        "{events:?}"
+    );
+}

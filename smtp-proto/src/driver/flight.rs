@@ -21,9 +21,9 @@ use crate::pool::JobId;
 ///
 /// The connection's loop: [`queue`](Self::queue) each order's messages as the order comes
 /// (without waiting for the earlier ones), drive the session until
-/// [`any_settled`](Self::any_settled), then report the events of
-/// [`take_settled`](Self::take_settled), and [`idle_event`](Self::idle_event) once
-/// [`is_empty`](Self::is_empty). Wait for the next order only when nothing is in flight.
+/// [`any_settled`](Self::any_settled), then report [`events`](Self::events) (the settled
+/// messages' reports and, once nothing is in flight, whether the session is ready for more).
+/// Wait for the next order only when nothing is in flight.
 #[derive(Debug)]
 pub struct InFlight<T> {
     pending: VecDeque<(JobId, TransactionId, T)>,
@@ -107,6 +107,20 @@ impl<T> InFlight<T> {
             events.push((event, tag));
         }
         self.pending = still;
+        events
+    }
+
+    /// What to report after driving the session: the settled messages' reports, with their
+    /// tags, then, once nothing is in flight, [`idle_event`](Self::idle_event) (untagged).
+    pub fn events(&mut self, client: &mut Client) -> Vec<(ConnEvent, Option<T>)> {
+        let mut events: Vec<(ConnEvent, Option<T>)> = self
+            .take_settled(client)
+            .into_iter()
+            .map(|(event, tag)| (event, Some(tag)))
+            .collect();
+        if self.is_empty() {
+            events.push((self.idle_event(client), None));
+        }
         events
     }
 
